@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: Apache-2.0
+# ephcrypt: `make` builds, `make check` runs every test, `make demo` shows a
+# full encrypted-disk lifecycle on a real kernel. Missing Debian packages are
+# installed with apt-get when run as root (the exact command is printed otherwise).
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/ephcrypt
+SYSCONFDIR ?= /etc
+
+CC ?= cc
+B := build
+PYTHON := /usr/bin/python3
+
+BUILD_PKGS := build-essential pkg-config libcryptsetup-dev libseccomp-dev libcap-ng-dev \
+	libmsgpack-dev libcurl4-openssl-dev libjson-c-dev libssl-dev libdevmapper-dev
+TEST_PKGS := libcriterion-dev lvm2 python3-oslo.privsep python3-msgpack cryptsetup-bin \
+	user-mode-linux kmod valgrind
+NOVA_PKGS := python3-nova
+
+LIBS_HELPER := libcryptsetup libseccomp libcap-ng json-c libcrypto devmapper
+WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
+	-Wformat=2 -Wswitch-enum -Werror=switch-default -Wvla -Wpointer-arith
+HARDEN := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fstack-clash-protection \
+	-fcf-protection -fPIE
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) $(HARDEN) -D_GNU_SOURCE
+LDHARDEN := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
+PKG_CFLAGS = $(shell pkg-config --cflags $(LIBS_HELPER) msgpack 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(LIBS_HELPER) 2>/dev/null)
+
+PROTO_SRCS := protocol/mp_decode.c protocol/mp_encode.c protocol/privsep.c
+HELPER_SRCS := $(wildcard helper/*.c)
+PROTO_OBJS := $(PROTO_SRCS:%.c=$(B)/%.o)
+HELPER_OBJS := $(HELPER_SRCS:%.c=$(B)/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+
+.PHONY: all deps deps-test deps-nova check check-unit check-asan check-valgrind \
+	check-interop check-guest demo bench install clean format
+
+all: deps $(B)/ephcrypt-helper $(B)/ephcrypt-client
+
+# --- dependencies ----------------------------------------------------------
+define install_missing
+	@missing=""; for p in $(1); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing:$$missing"; \
+			(apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "missing packages; run: sudo apt-get install -y$$missing" >&2; exit 1; \
+		fi; \
+	fi
+endef
+
+deps:
+	$(call install_missing,$(BUILD_PKGS))
+deps-test: deps
+	$(call install_missing,$(TEST_PKGS))
+deps-nova: deps-test
+	$(call install_missing,$(NOVA_PKGS))
+
+# --- build -----------------------------------------------------------------
+$(B)/%.o: %.c $(wildcard protocol/*.h helper/*.h client/*.h) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(B)/libephcrypt-proto.a: $(PROTO_OBJS)
+	ar rcs $@ $^
+
+$(B)/ephcrypt-helper: $(HELPER_OBJS) $(B)/libephcrypt-proto.a
+	$(CC) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) -lpthread
+
+$(B)/ephcrypt-client: $(B)/client/client.o $(B)/client/cli.o $(B)/libephcrypt-proto.a
+	$(CC) $(LDHARDEN) -o $@ $^
+
+# --- tests -----------------------------------------------------------------
+$(B)/tests/test_%: tests/unit/test_%.c $(B)/libephcrypt-proto.a $(HELPER_OBJS) | deps-test
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -Wno-missing-prototypes $(LDHARDEN) -o $@ $< \
+		$(filter-out $(B)/helper/main.o,$(HELPER_OBJS)) $(B)/libephcrypt-proto.a \
+		$(PKG_LIBS) -lcriterion -lpthread
+
+check: deps-test all check-unit check-asan check-valgrind check-interop check-guest
+	@echo "make check: all suites passed"
+
+check-unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do echo "== $$t"; $$t --jobs 2 || exit 1; done
+
+# The codec and argument binding again under AddressSanitizer and UBSan.
+check-asan: deps-test
+	$(MAKE) --no-print-directory B=build/asan \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDHARDEN="-fsanitize=address,undefined" build/asan/tests/test_mp build/asan/ephcrypt-helper
+	ASAN_OPTIONS=detect_leaks=1 build/asan/tests/test_mp --jobs 1
+	EPHCRYPT_HELPER=build/asan/ephcrypt-helper tests/interop/run-c-client.sh
+
+check-valgrind: all
+	tests/interop/run-valgrind.sh
+
+check-interop: deps-test all
+	$(PYTHON) -m unittest discover -s tests/interop -p 'test_*.py' -v
+
+check-guest: deps-test all
+	tests/vm/run --timeout 900 tests/guest/run-all.sh
+
+demo: deps-test all
+	tests/vm/run --timeout 600 tests/demo.sh
+
+bench: deps-test all
+	$(PYTHON) bench/bench.py
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(B)/ephcrypt-helper $(DESTDIR)$(SBINDIR)/ephcrypt-helper
+	install -m 0755 $(B)/ephcrypt-client $(DESTDIR)$(SBINDIR)/ephcrypt-client
+	install -m 0644 README.rst LICENSE $(DESTDIR)$(DOCDIR)/
+
+format:
+	clang-format -i protocol/*.[ch] helper/*.[ch] client/*.[ch] tests/unit/*.c
+
+clean:
+	rm -rf build

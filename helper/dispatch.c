@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One CALL: look the wire name up in the const entrypoint tables, bind and
+ * check its arguments, run its handler, reply RET or ERR. Cross-cutting
+ * rules are applied here once, from the entrypoint's flags.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helper.h"
+
+#define REPLY_MAX (8u << 20)
+
+/* libdevmapper and LVM's metadata are not ours to race: storage calls run one at a time. */
+static pthread_mutex_t storage_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const struct {
+	const struct entrypoint *table;
+	const size_t *len;
+} tables[] = {
+	{ native_entrypoints, &native_entrypoints_len },
+};
+
+const struct entrypoint *
+dispatch_lookup(const char *name, size_t len)
+{
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+		for (size_t k = 0; k < *tables[t].len; k++) {
+			const struct entrypoint *ep = &tables[t].table[k];
+
+			if (strlen(ep->name) == len && memcmp(ep->name, name, len) == 0)
+				return ep;
+		}
+	return NULL;
+}
+
+int
+call_fail(struct call *c, const char *cls, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->err.cls = cls;
+	c->err.errnum = errnum;
+	va_start(ap, fmt);
+	vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void
+call_error_clear(struct call_error *e)
+{
+	free(e->out);
+	free(e->err);
+	memset(e, 0, sizeof(*e));
+}
+
+static int
+put_error(struct mp_buf *out, const struct mp_value *msgid, const struct call_error *e)
+{
+	int rc = ps_put_id(out, msgid) || mp_put_array(out, 3) || mp_put_uint(out, PS_ERR) ||
+		 mp_put_str(out, e->cls ? e->cls : EXC_OS);
+
+	if (rc)
+		return rc;
+	if (e->process)
+		return mp_put_array(out, 5) || mp_put_str(out, e->out ? e->out : "") ||
+		       mp_put_str(out, e->err ? e->err : "") || mp_put_int(out, e->exit_code) ||
+		       mp_put_str(out, e->cmd) || mp_put_nil(out);
+	if (e->errnum > 0)
+		return mp_put_array(out, 2) || mp_put_uint(out, (uint64_t)e->errnum) ||
+		       mp_put_str(out, e->msg);
+	return mp_put_array(out, 1) || mp_put_str(out, e->msg);
+}
+
+/* Printable rendering of an untrusted name for error text. */
+static void
+clip_name(const struct mp_value *v, char *dst, size_t cap)
+{
+	size_t n = v->len < cap - 1 ? v->len : cap - 1;
+
+	for (size_t k = 0; k < n; k++)
+		dst[k] = v->v.bytes[k] >= 0x20 && v->v.bytes[k] < 0x7f ? (char)v->v.bytes[k] : '?';
+	dst[n] = '\0';
+}
+
+static int
+run(struct call *c, const struct entrypoint *ep)
+{
+	int rc;
+
+	if (args_bind(c, ep) < 0)
+		return -1;
+	if (ep->flags & EP_STORAGE)
+		pthread_mutex_lock(&storage_lock);
+	rc = ep->fn(c);
+	if (ep->flags & EP_STORAGE)
+		pthread_mutex_unlock(&storage_lock);
+	if (rc == 0 && c->ret->overflow)
+		rc = call_fail(c, EXC_OS, 0, "%s(): reply exceeds %u bytes", c->name, REPLY_MAX);
+	return rc;
+}
+
+void
+dispatch_call(const struct ps_msg *m, struct mp_buf *out, const struct options *opt, uid_t peer_uid)
+{
+	char name[160];
+	struct mp_buf ret;
+	struct call c;
+	const struct entrypoint *ep = dispatch_lookup((const char *)m->name->v.bytes, m->name->len);
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	mp_buf_init(&ret, REPLY_MAX);
+	clip_name(m->name, name, sizeof(name));
+	c.name = ep ? ep->name : name;
+	c.ep = ep;
+	c.args = m->args;
+	c.kwargs = m->kwargs;
+	c.ret = &ret;
+	c.opt = opt;
+	c.peer_uid = peer_uid;
+	if (!ep)
+		rc = call_fail(&c, EXC_NAME, 0, "Invalid privsep function: %s not exported", name);
+	else
+		rc = run(&c, ep);
+	if (rc == 0)
+		rc = ps_ret_raw(out, m->msgid, ret.data, ret.len);
+	if (rc != 0) {
+		mp_buf_reset(out);
+		put_error(out, m->msgid, &c.err);
+	}
+	call_error_clear(&c.err);
+	mp_buf_free(&ret);
+}

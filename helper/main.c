@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ephcrypt-helper: the privileged half of encrypted ephemeral disks.
+ * main() is a list of start-up steps; only start-up may exit on error.
+ */
+#include <err.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "helper.h"
+
+enum {
+	OPT_FD = 256,
+	OPT_CONTEXT,
+	OPT_SOCK,
+	OPT_CONFIG_FILE,
+	OPT_CONFIG_DIR,
+	OPT_POLICY,
+	OPT_AUDIT,
+	OPT_LVM,
+	OPT_MAX_MESSAGE,
+	OPT_WORKERS,
+	OPT_CHECK_POLICY,
+	OPT_VERSION,
+	OPT_HELP,
+};
+
+static const struct option longopts[] = {
+	{ "fd", required_argument, NULL, OPT_FD },
+	{ "privsep_context", required_argument, NULL, OPT_CONTEXT },
+	{ "privsep_sock_path", required_argument, NULL, OPT_SOCK },
+	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
+	{ "config-dir", required_argument, NULL, OPT_CONFIG_DIR },
+	{ "policy", required_argument, NULL, OPT_POLICY },
+	{ "audit-log", required_argument, NULL, OPT_AUDIT },
+	{ "lvm", required_argument, NULL, OPT_LVM },
+	{ "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
+	{ "workers", required_argument, NULL, OPT_WORKERS },
+	{ "check-policy", required_argument, NULL, OPT_CHECK_POLICY },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void __attribute__((noreturn))
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+		"usage: ephcrypt-helper --fd N [options]\n"
+		"       ephcrypt-helper [options] --privsep_context CTX --privsep_sock_path PATH\n"
+		"       ephcrypt-helper --check-policy PATH\n"
+		"options: --policy PATH  --audit-log PATH  --lvm PATH  --max-message BYTES\n"
+		"         --workers N  --config-file F  --config-dir D (accepted, ignored)\n");
+	exit(status);
+}
+
+static void
+option_number(const char *name, const char *arg, uint64_t min, uint64_t max, uint64_t *out)
+{
+	if (parse_u64(arg, min, max, out) < 0)
+		errx(2, "--%s: '%s' is not a number in [%llu, %llu]", name, arg,
+		     (unsigned long long)min, (unsigned long long)max);
+}
+
+static void
+parse_args(int argc, char **argv, struct options *opt)
+{
+	uint64_t v;
+	int ch;
+
+	memset(opt, 0, sizeof(*opt));
+	opt->fd = -1;
+	opt->lvm_path = "/sbin/lvm";
+	opt->policy_path = "/etc/ephcrypt/policy.conf";
+	opt->audit_path = "/var/log/ephcrypt/audit.log";
+	opt->max_message = MP_DEFAULT_MAX_MESSAGE;
+	opt->lvm_timeout = 120;
+	opt->workers = 4;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_FD: option_number("fd", optarg, 0, 65535, &v), opt->fd = (int)v; break;
+		case OPT_CONTEXT: opt->context = optarg; break;
+		case OPT_SOCK: opt->sock_path = optarg; break;
+		case OPT_CONFIG_FILE:
+		case OPT_CONFIG_DIR: break; /* oslo.config's; nothing for us in them */
+		case OPT_POLICY: opt->policy_path = optarg; break;
+		case OPT_AUDIT: opt->audit_path = optarg; break;
+		case OPT_LVM: opt->lvm_path = optarg; break;
+		case OPT_MAX_MESSAGE:
+			option_number("max-message", optarg, 4096, 64u << 20, &v);
+			opt->max_message = v;
+			break;
+		case OPT_WORKERS: option_number("workers", optarg, 1, 16, &v), opt->workers = (unsigned)v; break;
+		case OPT_CHECK_POLICY: opt->check_policy = optarg; break;
+		case OPT_VERSION: printf("ephcrypt-helper %s\n", EPHCRYPT_VERSION); exit(0);
+		case OPT_HELP: usage(0);
+		default: usage(2);
+		}
+	}
+	if (optind != argc)
+		errx(2, "unexpected argument '%s'", argv[optind]);
+	if (!opt->check_policy && (opt->fd < 0) == (opt->sock_path == NULL))
+		errx(2, "give exactly one of --fd N or --privsep_sock_path PATH");
+	if (opt->lvm_path[0] != '/')
+		errx(2, "--lvm: '%s' must be an absolute path", opt->lvm_path);
+}
+
+/* The ROOTWRAP start: the caller listens on PATH and waits for us to exit 0. */
+static int
+connect_back(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		errx(1, "--privsep_sock_path: '%s' is too long", path);
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		err(1, "connect %s", path);
+	return fd;
+}
+
+static int
+open_channel(const struct options *opt)
+{
+	int type;
+	socklen_t len = sizeof(type);
+
+	if (opt->sock_path)
+		return connect_back(opt->sock_path);
+	if (getsockopt(opt->fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
+		errx(1, "--fd %d is not a connected stream socket", opt->fd);
+	if (fcntl(opt->fd, F_SETFD, FD_CLOEXEC) < 0)
+		err(1, "--fd %d", opt->fd);
+	return opt->fd;
+}
+
+/* Connect, fork, parent exits 0: the client accepts only after we exit. */
+static void
+detach(const struct options *opt)
+{
+	pid_t pid;
+
+	if (!opt->sock_path)
+		return;
+	pid = fork();
+	if (pid < 0)
+		err(1, "fork");
+	if (pid > 0)
+		_exit(0);
+}
+
+static void
+quiet_stdio(void)
+{
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	/* stderr stays: oslo.privsep logs each line of it. */
+	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0)
+		err(1, "/dev/null");
+	if (devnull > 2)
+		close(devnull);
+	if (chdir("/") < 0)
+		err(1, "chdir /");
+	umask(077);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void
+hello(int fd, const struct options *opt)
+{
+	char msg[256];
+	struct mp_buf b;
+
+	mp_buf_init(&b, 4096);
+	snprintf(msg, sizeof(msg), "ephcrypt-helper %s starting (pid %d, context %s)",
+		 EPHCRYPT_VERSION, (int)getpid(), opt->context ? opt->context : "-");
+	if (ps_log(&b, "ephcrypt", 20, msg) == 0 && write(fd, b.data, b.len) != (ssize_t)b.len)
+		errx(1, "cannot write to the channel");
+	mp_buf_free(&b);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options opt;
+	int fd;
+
+	parse_args(argc, argv, &opt);
+	fd = open_channel(&opt);
+	detach(&opt);
+	quiet_stdio();
+	hello(fd, &opt);
+	return serve(fd, &opt) == 0 ? 0 : 1;
+}
