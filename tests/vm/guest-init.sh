@@ -1,5 +1,6 @@
 # Guest init (PID 1) for tests/vm/run, which prepends the variables host_share,
-# repo, modules, cmd and the exported environment.  Not run on the host.
+# repo, modules_dir, modprobe, modules, cmd and the exported environment.
+# Not run on the host.
 #
 # PID 1 must never exit (the kernel would panic) and must end in a forced halt,
 # so there is no set -e here: each step reports its own failure.
@@ -38,6 +39,19 @@ load_modules() {
     done
 }
 
+# Let the kernel load other modules on demand (say, another cipher).  It runs
+# the host's modprobe, which looks in /lib/modules/VERSION on the read-only
+# host root; give it a root whose lib/modules holds UML's modules instead.
+# Tests can do the same: modprobe -d /run/uml-modroot NAME.
+enable_module_autoload() {
+    mkdir -p /run/uml-modroot/lib/modules &&
+        ln -s "$modules_dir" "/run/uml-modroot/lib/modules/$(uname -r)" &&
+        printf '#!/bin/sh\nexec %s -d /run/uml-modroot "$@"\n' "$modprobe" >/run/modprobe &&
+        chmod +x /run/modprobe &&
+        echo /run/modprobe >/proc/sys/kernel/modprobe ||
+        warn "cannot set up module autoloading"
+}
+
 # LVM without udev and with a read-only /etc: our own config under /run.
 setup_lvm() {
     export LVM_SYSTEM_DIR=/run/lvm
@@ -66,6 +80,7 @@ run_command() {
 if mount_filesystems; then
     hostname ephcrypt-guest
     load_modules
+    enable_module_autoload
     setup_lvm
     run_command
 else

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The audit log: one JSON object per line, CADF core fields plus ours,
+ * hash-chained (each record carries the SHA-256 of the previous line).
+ * Never key material, nor a hash of it.
+ */
+#ifndef EPHCRYPT_AUDIT_H
+#define EPHCRYPT_AUDIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum audit_outcome { AUDIT_SUCCESS, AUDIT_FAILURE, AUDIT_DENIED };
+
+struct audit_event {
+	const char *action; /* the entrypoint's wire name */
+	enum audit_outcome outcome;
+	/* initiator (SO_PEERCRED) */
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	const char *request_id; /* NULL or "" when the caller gave none */
+	/* target, as given (NULL when not part of the call) */
+	const char *vg, *lv, *mapping, *device;
+	const char *policy_rule;
+	/* failure */
+	int err_no; /* 0 when none */
+	const char *message;
+	uint64_t duration_us;
+	/* crypt operations (cipher NULL when not one) */
+	const char *cipher;
+	unsigned key_size, sector_size;
+	const char *flags;  /* e.g. "allow_discards,no_read_workqueue" */
+	const char *key_id; /* the caller's key reference, never the key */
+};
+
+/*
+ * Open (create 0600, O_APPEND) before the sandbox; reads the last line to
+ * continue the hash chain. Returns 0 or -errno with why filled in.
+ */
+int audit_open(const char *path, char *why, size_t whylen);
+/*
+ * Write one record with a single write(2) and fdatasync before returning.
+ * Returns 0, or -errno: the caller must then refuse further requests.
+ * Also sends a one-line summary to syslog (LOG_AUTHPRIV).
+ */
+int audit_record(const struct audit_event *ev);
+bool audit_is_broken(void);
+void audit_close(void);
+
+#endif
