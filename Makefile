@@ -68,7 +68,8 @@ deps-nova: deps-test
 # --- build -----------------------------------------------------------------
 $(B)/%.o: %.c $(wildcard protocol/*.h helper/*.h client/*.h) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 $(B)/libephcrypt-proto.a: $(PROTO_OBJS)
 	ar rcs $@ $^

@@ -4,6 +4,7 @@
  *   ephcrypt-client [--helper PATH] [--helper-arg ARG]... [--as-user USER] call NAME [ARG...]
  *   ephcrypt-client ... ping | bench N
  * ARG: s:TEXT  i:NUMBER  true  false  nil  key:FILE (raw bytes, never printed)
+ *      map:K=ARG,K=ARG (a dict; values without commas)
  *      NAME=ARG for a keyword argument.
  */
 #include <err.h>
@@ -36,12 +37,47 @@ put_key_file(struct mp_buf *b, const char *path)
 	explicit_bzero(key, sizeof(key));
 }
 
+static void put_arg(struct mp_buf *b, const char *a);
+
+/* map:K=ARG,K=ARG */
+static void
+put_map(struct mp_buf *b, const char *spec)
+{
+	char copy[1024], *save = NULL;
+	uint32_t n = spec[0] ? 1 : 0;
+
+	if (strlen(spec) >= sizeof(copy))
+		errx(2, "map argument too long");
+	for (const char *p = spec; *p; p++)
+		n += *p == ',';
+	mp_put_map(b, n);
+	strcpy(copy, spec);
+	for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		if (!eq)
+			errx(2, "map entry '%s' is not K=ARG", kv);
+		mp_put_strn(b, kv, (size_t)(eq - kv));
+		put_arg(b, eq + 1);
+	}
+}
+
+/* NAME=ARG: a keyword if NAME is an identifier and '=' comes before any ':'. */
+static const char *
+keyword_value(const char *a)
+{
+	size_t n = strspn(a, "abcdefghijklmnopqrstuvwxyz_0123456789");
+
+	return n > 0 && a[n] == '=' ? a + n + 1 : NULL;
+}
+
 static void
 put_arg(struct mp_buf *b, const char *a)
 {
 	char *end;
 
-	if (strncmp(a, "s:", 2) == 0)
+	if (strncmp(a, "map:", 4) == 0)
+		put_map(b, a + 4);
+	else if (strncmp(a, "s:", 2) == 0)
 		mp_put_str(b, a + 2);
 	else if (strncmp(a, "i:", 2) == 0) {
 		long long v = strtoll(a + 2, &end, 10);
@@ -126,16 +162,14 @@ do_call(struct ec_client *c, int argc, char **argv)
 	mp_buf_init(&args, 1u << 20);
 	mp_buf_init(&kwargs, 1u << 20);
 	for (int k = 1; k < argc; k++)
-		strchr(argv[k], '=') && !strchr(argv[k], ':') ? nkw++ : nargs++;
+		keyword_value(argv[k]) ? nkw++ : nargs++;
 	mp_put_array(&args, (uint32_t)nargs);
 	mp_put_map(&kwargs, (uint32_t)nkw);
 	for (int k = 1; k < argc; k++) {
-		char *eq = strchr(argv[k], '=');
-		if (eq && !strchr(argv[k], ':'))
-			errx(2, "keyword '%s' needs a typed value, e.g. name=s:x", argv[k]);
-		if (eq && eq < strchr(argv[k], ':')) {
-			mp_put_strn(&kwargs, argv[k], (size_t)(eq - argv[k]));
-			put_arg(&kwargs, eq + 1);
+		const char *val = keyword_value(argv[k]);
+		if (val) {
+			mp_put_strn(&kwargs, argv[k], (size_t)(val - 1 - argv[k]));
+			put_arg(&kwargs, val);
 		} else
 			put_arg(&args, argv[k]);
 	}

@@ -4,11 +4,15 @@
  * check its arguments, run its handler, reply RET or ERR. Cross-cutting
  * rules are applied here once, from the entrypoint's flags.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "audit.h"
 
 #include "helper.h"
 
@@ -94,23 +98,73 @@ run(struct call *c, const struct entrypoint *ep)
 
 	if (args_bind(c, ep) < 0)
 		return -1;
+	/* An operation that cannot be recorded is not performed. */
+	if (!(ep->flags & EP_NO_AUDIT) && audit_is_broken())
+		return call_fail(c, EXC_OS, EIO,
+				 "%s refused: the audit log cannot be written", c->name);
 	if (ep->flags & EP_STORAGE)
 		pthread_mutex_lock(&storage_lock);
 	rc = ep->fn(c);
 	if (ep->flags & EP_STORAGE)
 		pthread_mutex_unlock(&storage_lock);
 	if (rc == 0 && c->ret->overflow)
-		rc = call_fail(c, EXC_OS, 0, "%s(): reply exceeds %u bytes", c->name, REPLY_MAX);
+		rc = call_fail(c, EXC_OS, EMSGSIZE, "%s(): reply exceeds %u bytes", c->name, REPLY_MAX);
 	return rc;
 }
 
+static const char *
+nonempty(const char *s)
+{
+	return s && s[0] ? s : NULL;
+}
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* One record per request, written and synced before the reply goes out. */
+static int
+record(struct call *c, int rc, uint64_t t0)
+{
+	struct audit_event ev = {
+		.action = c->name,
+		.outcome = rc == 0 ? AUDIT_SUCCESS : c->denied ? AUDIT_DENIED : AUDIT_FAILURE,
+		.uid = c->peer->uid,
+		.gid = c->peer->gid,
+		.pid = c->peer->pid,
+		.request_id = nonempty(c->request_id),
+		.vg = nonempty(c->t.vg),
+		.lv = nonempty(c->t.lv),
+		.mapping = nonempty(c->t.mapping),
+		.device = nonempty(c->t.device),
+		.policy_rule = nonempty(c->rule),
+		.err_no = rc == 0 ? 0 : c->err.errnum,
+		.message = rc == 0 ? NULL : c->err.msg,
+		.duration_us = now_us() - t0,
+		.cipher = nonempty(c->t.cipher),
+		.key_size = c->t.key_size,
+		.sector_size = c->t.sector_size,
+		.flags = nonempty(c->t.flags),
+		.key_id = nonempty(c->key_id),
+	};
+
+	return audit_record(&ev);
+}
+
 void
-dispatch_call(const struct ps_msg *m, struct mp_buf *out, const struct options *opt, uid_t peer_uid)
+dispatch_call(const struct ps_msg *m, struct mp_buf *out, const struct options *opt,
+	      const struct ucred *peer)
 {
 	char name[160];
 	struct mp_buf ret;
 	struct call c;
 	const struct entrypoint *ep = dispatch_lookup((const char *)m->name->v.bytes, m->name->len);
+	uint64_t t0 = now_us();
 	int rc;
 
 	memset(&c, 0, sizeof(c));
@@ -122,13 +176,16 @@ dispatch_call(const struct ps_msg *m, struct mp_buf *out, const struct options *
 	c.kwargs = m->kwargs;
 	c.ret = &ret;
 	c.opt = opt;
-	c.peer_uid = peer_uid;
+	c.peer = peer;
 	if (!ep)
 		rc = call_fail(&c, EXC_NAME, 0, "Invalid privsep function: %s not exported", name);
 	else
 		rc = run(&c, ep);
-	if (rc == 0)
-		rc = ps_ret_raw(out, m->msgid, ret.data, ret.len);
+	if ((!ep || !(ep->flags & EP_NO_AUDIT)) && record(&c, rc, t0) < 0 && rc == 0)
+		rc = call_fail(&c, EXC_OS, EIO, "%s was performed but could not be recorded in the "
+				"audit log; further requests are refused", c.name);
+	if (rc == 0 && ps_ret_raw(out, m->msgid, ret.data, ret.len) != 0)
+		rc = call_fail(&c, EXC_OS, EMSGSIZE, "%s(): reply too large", c.name);
 	if (rc != 0) {
 		mp_buf_reset(out);
 		put_error(out, m->msgid, &c.err);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "../protocol/mp.h"
@@ -37,6 +38,14 @@ struct options {
 	size_t max_message;
 	unsigned lvm_timeout;
 	unsigned workers;
+	struct policy *policy; /* loaded at start-up, read-only while serving */
+};
+
+/* What a call named: copied here so the audit record outlives the handler. */
+struct target {
+	char vg[128], lv[128], mapping[128], device[256];
+	char cipher[64], flags[96];
+	unsigned key_size, sector_size;
 };
 
 /* What a failed call replies: a Python exception class and its args. */
@@ -61,9 +70,12 @@ struct call {
 	struct mp_buf *ret;			/* the handler encodes its return value here */
 	struct call_error err;
 	const struct options *opt;
-	uid_t peer_uid;
+	const struct ucred *peer;
 	char request_id[128]; /* caller's correlation id, for the audit log */
 	char key_id[128];     /* caller's key reference (e.g. Barbican UUID), never the key */
+	struct target t;
+	char rule[160]; /* policy rule that allowed or refused the call */
+	bool denied;
 };
 
 typedef int (*handler_fn)(struct call *c);
@@ -80,7 +92,8 @@ struct param {
 enum {
 	EP_STORAGE = 1 << 0,  /* touches LVM or device-mapper: serialised */
 	EP_MUTATES = 1 << 1,  /* changes the kernel or disk */
-	EP_TAKES_KEY = 1 << 2 /* carries key material: frame wiped after */
+	EP_TAKES_KEY = 1 << 2, /* carries key material: frame wiped after */
+	EP_NO_AUDIT = 1 << 3   /* harmless no-op (version): not worth an fdatasync */
 };
 
 struct entrypoint {
@@ -94,7 +107,7 @@ struct entrypoint {
 /* dispatch.c */
 const struct entrypoint *dispatch_lookup(const char *name, size_t len);
 void dispatch_call(const struct ps_msg *m, struct mp_buf *out, const struct options *opt,
-		   uid_t peer_uid);
+		   const struct ucred *peer);
 int call_fail(struct call *c, const char *cls, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void call_error_clear(struct call_error *e);
@@ -108,6 +121,10 @@ const struct mp_value *arg_get(const struct call *c, unsigned i);
 
 /* serve.c */
 int serve(int fd, const struct options *opt);
+int peer_of(int fd, struct ucred *cred);
+
+/* sandbox.c: capabilities, no_new_privs, seccomp; fatal on failure. */
+void sandbox_apply(const struct options *opt);
 
 /* entrypoints: native.c */
 extern const struct entrypoint native_entrypoints[];

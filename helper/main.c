@@ -11,11 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "helper.h"
+#include "policy.h"
 
 enum {
 	OPT_FD = 256,
@@ -175,6 +178,60 @@ quiet_stdio(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* --check-policy: like visudo -c; exit 0 with a summary, or 2 with every error. */
+static int
+check_policy(const char *path)
+{
+	struct policy *p;
+
+	if (policy_load(path, true, stderr, &p) != 0)
+		return 2;
+	printf("%s: OK\n", path);
+	policy_summary(p, stdout);
+	policy_free(p);
+	return 0;
+}
+
+static void
+load_policy(struct options *opt)
+{
+	int errors = policy_load(opt->policy_path, true, stderr, &opt->policy);
+
+	if (errors)
+		errx(2, "%s: %d error%s; refusing to start", opt->policy_path, errors,
+		     errors == 1 ? "" : "s");
+}
+
+static void
+open_audit(const struct options *opt)
+{
+	char why[256];
+
+	if (audit_open(opt->audit_path, why, sizeof(why)) < 0)
+		errx(1, "audit log %s: %s; refusing to start", opt->audit_path, why);
+}
+
+/* [callers] in the policy: refuse the peer before anything is served. */
+static void
+check_peer(int fd, const struct options *opt)
+{
+	struct ucred peer;
+	struct verdict v;
+
+	if (peer_of(fd, &peer) < 0)
+		err(1, "SO_PEERCRED");
+	if (policy_uid(opt->policy, peer.uid, &v) < 0)
+		errx(1, "%s", v.why);
+}
+
+/* Nothing the helper touches (keys included) may be swapped out. */
+static void
+lock_memory(void)
+{
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
+		err(1, "mlockall");
+}
+
 static void
 hello(int fd, const struct options *opt)
 {
@@ -182,8 +239,9 @@ hello(int fd, const struct options *opt)
 	struct mp_buf b;
 
 	mp_buf_init(&b, 4096);
-	snprintf(msg, sizeof(msg), "ephcrypt-helper %s starting (pid %d, context %s)",
-		 EPHCRYPT_VERSION, (int)getpid(), opt->context ? opt->context : "-");
+	snprintf(msg, sizeof(msg), "ephcrypt-helper %s serving (pid %d, context %s, policy %s)",
+		 EPHCRYPT_VERSION, (int)getpid(), opt->context ? opt->context : "-",
+		 opt->policy_path);
 	if (ps_log(&b, "ephcrypt", 20, msg) == 0 && write(fd, b.data, b.len) != (ssize_t)b.len)
 		errx(1, "cannot write to the channel");
 	mp_buf_free(&b);
@@ -196,9 +254,16 @@ main(int argc, char **argv)
 	int fd;
 
 	parse_args(argc, argv, &opt);
+	if (opt.check_policy)
+		return check_policy(opt.check_policy);
+	load_policy(&opt);
+	open_audit(&opt);
 	fd = open_channel(&opt);
+	check_peer(fd, &opt);
 	detach(&opt);
 	quiet_stdio();
+	lock_memory();
+	sandbox_apply(&opt);
 	hello(fd, &opt);
 	return serve(fd, &opt) == 0 ? 0 : 1;
 }

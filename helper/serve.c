@@ -21,7 +21,7 @@
 struct channel {
 	int fd;
 	const struct options *opt;
-	uid_t peer_uid;
+	struct ucred peer;
 	pthread_mutex_t write_lock;
 	bool write_failed;
 	/* Call queue: the reader blocks when it is full (back-pressure). */
@@ -60,7 +60,7 @@ handle_call(struct channel *ch, struct mp_frame *f)
 
 	mp_buf_init(&out, 16u << 20);
 	(void)ps_parse(f->root, &m); /* checked by the reader */
-	dispatch_call(&m, &out, ch->opt, ch->peer_uid);
+	dispatch_call(&m, &out, ch->opt, &ch->peer);
 	send_all(ch, &out);
 	mp_buf_free(&out);
 	mp_frame_free(f); /* wipes: a CALL may have carried a key */
@@ -238,15 +238,12 @@ read_loop(struct channel *ch, struct mp_reader *r)
 	}
 }
 
-static uid_t
-peer_uid_of(int fd)
+int
+peer_of(int fd, struct ucred *cred)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
+	socklen_t len = sizeof(*cred);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return (uid_t)-1;
-	return cred.uid;
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len);
 }
 
 int
@@ -265,7 +262,8 @@ serve(int fd, const struct options *opt)
 	lim.max_message = opt->max_message;
 	if (mp_reader_init(&r, &lim) < 0)
 		return -1;
-	ch.peer_uid = peer_uid_of(fd);
+	if (peer_of(fd, &ch.peer) < 0)
+		ch.peer.uid = (uid_t)-1, ch.peer.gid = (gid_t)-1, ch.peer.pid = 0;
 	pthread_mutex_init(&ch.write_lock, NULL);
 	pthread_mutex_init(&ch.qlock, NULL);
 	pthread_cond_init(&ch.qcond, NULL);

@@ -1,89 +1,75 @@
-# Guest init (PID 1) for tests/vm/run, which prepends the variables host_share,
-# repo, modules_dir, modprobe, modules, cmd and the exported environment.
-# Not run on the host.
+# shellcheck shell=bash disable=SC2154  # variables are set by tests/vm/run
+# Guest init (PID 1) for tests/vm/run, which puts this after the variables
+# fstab, share, repo, modules_dir, modprobe, modules, cmd and the exported
+# environment.  Not run on the host.
 #
 # PID 1 must never exit (the kernel would panic) and must end in a forced halt,
-# so there is no set -e here: each step reports its own failure.
+# so there is no set -e here: each step reports its own failure.  Every exec
+# costs ~30-100 ms in the guest, so builtins are used where they will do.
 
 # The kernel starts init with a bare environment.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/tmp LANG=C.UTF-8 TMPDIR=/tmp
-share=/run/ephcrypt-vm
+
+warn() { echo "guest-init: $*" >&2; }
 
 halt_guest() {
     sync    # hostfs writes sit in the guest's page cache until synced
+    echo 0 >/proc/sys/kernel/printk   # hide "reboot: System halted"
     halt -f -d >/dev/null 2>&1 || poweroff -f
     echo o >/proc/sysrq-trigger
     sleep 10
 }
 
-warn() { echo "guest-init: $*" >&2; }
-
+# proc, sysfs, devpts, tmpfs on /run, /tmp, /dev/shm and the shared folder:
+# one mount -a (the fstab is read before /tmp hides it).  The fstab lives in
+# the shared folder, so seeing it there proves the share is mounted.
 mount_filesystems() {
-    mount -t proc proc /proc
-    mount -t sysfs sysfs /sys
-    # Writable places on the read-only host root.
-    mount -t tmpfs -o mode=0755 tmpfs /run
-    mkdir -p "$share" && mount -t hostfs none "$share" -o "$host_share" || return 1
+    mount -a -T "$fstab" && [[ -e $share/${fstab##*/} ]] || return 1
     : >"$share/started"
-    mount -t tmpfs -o mode=1777 tmpfs /tmp
-    mkdir -p /dev/shm /dev/pts
-    mount -t tmpfs -o mode=1777 tmpfs /dev/shm
-    mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+    # devtmpfs lacks the links udev would add; bash's <(...) needs /dev/fd.
+    ln -sfn /proc/self/fd /dev/fd
+    ln -sf /proc/self/fd/0 /dev/stdin
+    ln -sf /proc/self/fd/1 /dev/stdout
+    ln -sf /proc/self/fd/2 /dev/stderr
+    mkdir -p /run/lvm /run/lock/lvm /run/cryptsetup /run/uml-modroot/lib/modules
 }
 
-load_modules() {
-    local m
-    for m in "${modules[@]}"; do
-        insmod "$m" || warn "cannot load ${m##*/}"
-    done
-}
-
-# Let the kernel load other modules on demand (say, another cipher).  It runs
-# the host's modprobe, which looks in /lib/modules/VERSION on the read-only
-# host root; give it a root whose lib/modules holds UML's modules instead.
+# The guest's /lib/modules is the host's (and absent), so give modprobe a root
+# whose lib/modules holds UML's modules; it reads modules.dep there.  The
+# kernel's own module requests (say, for another cipher) go through it too.
 # Tests can do the same: modprobe -d /run/uml-modroot NAME.
-enable_module_autoload() {
-    mkdir -p /run/uml-modroot/lib/modules &&
-        ln -s "$modules_dir" "/run/uml-modroot/lib/modules/$(uname -r)" &&
-        printf '#!/bin/sh\nexec %s -d /run/uml-modroot "$@"\n' "$modprobe" >/run/modprobe &&
-        chmod +x /run/modprobe &&
-        echo /run/modprobe >/proc/sys/kernel/modprobe ||
-        warn "cannot set up module autoloading"
+load_modules() {
+    ln -s "$modules_dir" "/run/uml-modroot/lib/modules/$(</proc/sys/kernel/osrelease)"
+    printf '#!/bin/sh\nexec %s -d /run/uml-modroot "$@"\n' "$modprobe" >/run/modprobe
+    chmod +x /run/modprobe && echo /run/modprobe >/proc/sys/kernel/modprobe
+    /run/modprobe -a "${modules[@]}" || warn "some kernel modules did not load"
 }
 
-# LVM without udev and with a read-only /etc: our own config under /run.
+# LVM with no udev and a read-only /etc/lvm: a config of our own under /run.
+# Without udev_rules=0 lvcreate waits for udev to make /dev/VG/LV and fails.
 setup_lvm() {
     export LVM_SYSTEM_DIR=/run/lvm
-    mkdir -p /run/lvm /run/lock/lvm /run/cryptsetup
-    cat >/run/lvm/lvm.conf <<'EOF'
-devices {
-    obtain_device_list_from_udev = 0
-}
-activation {
-    udev_sync = 0
-    udev_rules = 0
-}
-EOF
+    printf '%s\n' 'devices { obtain_device_list_from_udev = 0 }' \
+        'activation { udev_sync = 0  udev_rules = 0 }' >/run/lvm/lvm.conf
 }
 
 run_command() {
     cd "$repo" || return
-    # Kernel console output uses bare \n; make the tty layer match so host logs
-    # carry no \r.
+    # Kernel messages on the console end lines in bare \n; make the tty layer
+    # match, so output copied to files carries no \r.
     stty -onlcr </dev/console 2>/dev/null
     : >"$share/running"
     (exec "${cmd[@]}") </dev/null
-    echo "$?" >"$share/status.tmp" && mv "$share/status.tmp" "$share/status"
+    echo "$?" >"$share/status"
 }
 
 if mount_filesystems; then
-    hostname ephcrypt-guest
+    echo ephcrypt-guest >/proc/sys/kernel/hostname   # instead of "(none)"
     load_modules
-    enable_module_autoload
     setup_lvm
     run_command
 else
-    warn "cannot mount the host's shared folder $host_share"
+    warn "cannot mount the host's shared folder"
 fi
 halt_guest

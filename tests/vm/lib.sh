@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/vm/lib.sh: helpers for test scripts that run inside the guest
 # (tests/vm/run tests/vm/SCRIPT).  Source it first; it turns on
 # `set -euo pipefail` and takes over the EXIT, INT and TERM traps.
@@ -50,6 +51,9 @@ run_cleanups() {
 
 # Keep the script's own exit status: the trap's failures are only reported.
 trap 'run_cleanups || true' EXIT
+# Say which command `set -e` stopped at (failures inside functions show as the
+# function's call).
+trap 'echo "FAIL: line $LINENO: $BASH_COMMAND (status $?)" >&2' ERR
 trap 'exit 130' INT
 trap 'exit 143' TERM
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Smoke test of the guest harness: an LVM + dm-crypt lifecycle on the blank disk.
 # Run it with: tests/vm/run tests/vm/smoke.sh
+# shellcheck source-path=SCRIPTDIR
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 require_root_and_dm
@@ -28,8 +29,9 @@ dmsetup table "$mapping" | grep -q ' crypt aes-xts-plain64 ' || fail "no aes-xts
 ok "opened $mapping with aes-xts-plain64, 512-bit key"
 
 state=$(snapshot_state)
-grep -qx "lv $vg $lv" <<<"$state" && grep -qx "dm $mapping" <<<"$state" ||
+if ! grep -qx "lv $vg $lv" <<<"$state" || ! grep -qx "dm $mapping" <<<"$state"; then
     fail "snapshot_state misses the new devices: $state"
+fi
 ok "snapshot_state shows the LV and the mapping"
 
 head -c 8M /dev/urandom >/tmp/plain

@@ -1,0 +1,726 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The audit log (audit.h): one JSON object per line, hash-chained, written
+ * with one write(2) and fdatasync(2) per record, plus a syslog summary.
+ *
+ * Strings come from an untrusted peer. They are escaped byte by byte: " and \
+ * as \" and \\, C0 controls and DEL as \u00XX, the C1 controls, U+2028/U+2029
+ * and the bidirectional overrides as \uXXXX (so that `cat` and `less` show the
+ * log as it is), valid UTF-8 otherwise verbatim, and every byte that is not
+ * part of a valid UTF-8 sequence (stray continuation bytes, overlong forms,
+ * surrogates, > U+10FFFF, a cut-off sequence) as one U+FFFD each.
+ * Each field has an output budget; a longer value is cut at a character
+ * boundary and ends in "...[truncated]", so a record is always < 8 KiB.
+ *
+ * Several helpers may append to one file: each record is written under
+ * flock(2), and when the file grew behind our back the chain is picked up
+ * again from its real last line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "audit.h"
+#include "helper.h"
+
+#define AUDIT_DEFAULT_PATH "/var/log/ephcrypt/audit.log"
+#define AUDIT_START_MARKER "ephcrypt-audit-v1"
+#define AUDIT_TYPE_URI     "http://schemas.dmtf.org/cloud/audit/1.0/event"
+#define AUDIT_LINE_MAX     8192        /* a record, newline included, is shorter */
+#define AUDIT_TAIL_MAX     (64 * 1024) /* how far back audit_open looks for the last line */
+#define TRUNC_MARK         "...[truncated]"
+
+/*
+ * Output budgets per string (escaped, quotes included). The peer's strings add
+ * up to < 6 KiB, which leaves room for the fixed fields under AUDIT_LINE_MAX;
+ * test_audit.c fills every field with its worst case to keep that true.
+ */
+#define CAP_SHORT   128
+#define CAP_NAME    384
+#define CAP_MESSAGE 2048
+
+static struct {
+	pthread_mutex_t lock;
+	int wfd, rfd;   /* append-only writer; reader for the tail (regular files only) */
+	bool regular;   /* a regular file: flock, fstat, fdatasync apply */
+	off_t end;      /* file size after our last record */
+	int broken_err; /* the first failure, returned from then on */
+	char prev[2 * EVP_MAX_MD_SIZE + 1];
+	char host[256];
+	char path[PATH_MAX];
+} lg = {.lock = PTHREAD_MUTEX_INITIALIZER, .wfd = -1, .rfd = -1};
+
+/* Read without the mutex: the dispatcher asks before every request. */
+static atomic_bool broken;
+
+static int __attribute__((format(printf, 4, 5)))
+fail(int err, char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && whylen) {
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return -err;
+}
+
+/* Lowercase hex SHA-256 of buf; out has 65 bytes. */
+static int
+sha256_hex(const void *buf, size_t len, char *out)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+		return -EIO;
+	for (unsigned i = 0; i < mdlen; i++)
+		sprintf(out + 2 * i, "%02x", md[i]);
+	return 0;
+}
+
+/* --- JSON writing -------------------------------------------------------- */
+
+struct jw {
+	char *buf;
+	size_t len, cap;
+	bool full;     /* something did not fit: the record is refused */
+	bool first[4]; /* per nesting level: no comma before the next key */
+	unsigned depth;
+};
+
+static void
+jw_raw(struct jw *w, const char *s, size_t n)
+{
+	if (w->full || n > w->cap - w->len) {
+		w->full = true;
+		return;
+	}
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+}
+
+static void jw_fmt(struct jw *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+jw_fmt(struct jw *w, const char *fmt, ...)
+{
+	char tmp[64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		w->full = true;
+	else
+		jw_raw(w, tmp, (size_t)n);
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left) and its code point, or 0. */
+static size_t
+utf8_seq(const unsigned char *s, size_t n, unsigned *cp)
+{
+	size_t len, i;
+	unsigned c = s[0], min;
+
+	if (c < 0x80)
+		return *cp = c, 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, *cp = c & 0x1f, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, *cp = c & 0x0f, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, *cp = c & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		*cp = *cp << 6 | (s[i] & 0x3f);
+	}
+	if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* Code points that are valid JSON but would fool a terminal or a line-based reader. */
+static bool
+cp_needs_escape(unsigned cp)
+{
+	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 ||
+	       cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* Escape the character at s into out (>= 7 bytes); returns its length, *used the input taken. */
+static size_t
+esc_unit(const unsigned char *s, size_t n, char *out, size_t *used)
+{
+	unsigned cp;
+	size_t len = utf8_seq(s, n, &cp);
+
+	if (len == 0) {
+		*used = 1;
+		return (size_t)sprintf(out, "\\ufffd");
+	}
+	*used = len;
+	if (cp == '"' || cp == '\\')
+		return (size_t)sprintf(out, "\\%c", (char)cp);
+	if (cp_needs_escape(cp))
+		return (size_t)sprintf(out, "\\u%04x", cp);
+	memcpy(out, s, len);
+	return len;
+}
+
+/* A quoted, escaped string taking at most cap output bytes. */
+static void
+jw_str(struct jw *w, const char *str, size_t cap)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strlen(str), total = 2, used, k, limit;
+	char u[8];
+
+	for (size_t i = 0; i < n; i += used)
+		total += esc_unit(s + i, n - i, u, &used);
+	/* Cut only when it does not fit, and then leave room for the mark. */
+	limit = total <= cap ? total : cap - strlen(TRUNC_MARK);
+	jw_raw(w, "\"", 1);
+	for (size_t i = 0, out = 2; i < n; i += used) {
+		k = esc_unit(s + i, n - i, u, &used);
+		if (out + k > limit)
+			break;
+		jw_raw(w, u, k);
+		out += k;
+	}
+	if (total > cap)
+		jw_raw(w, TRUNC_MARK, strlen(TRUNC_MARK));
+	jw_raw(w, "\"", 1);
+}
+
+static void
+jw_key(struct jw *w, const char *key)
+{
+	if (!w->first[w->depth])
+		jw_raw(w, ",", 1);
+	w->first[w->depth] = false;
+	jw_fmt(w, "\"%s\":", key);
+}
+
+static void
+jw_open(struct jw *w, const char *key)
+{
+	if (key)
+		jw_key(w, key);
+	jw_raw(w, "{", 1);
+	if (w->depth + 1 >= sizeof(w->first)) {
+		w->full = true;
+		return;
+	}
+	w->first[++w->depth] = true;
+}
+
+static void
+jw_close(struct jw *w)
+{
+	jw_raw(w, "}", 1);
+	if (w->depth > 0)
+		w->depth--;
+}
+
+/* A string member, left out when the value is NULL or empty ("omit absent ones"). */
+static void
+jw_kstr(struct jw *w, const char *key, const char *val, size_t cap)
+{
+	if (!val || !*val)
+		return;
+	jw_key(w, key);
+	jw_str(w, val, cap);
+}
+
+static void
+jw_knum(struct jw *w, const char *key, long long v)
+{
+	jw_key(w, key);
+	jw_fmt(w, "%lld", v);
+}
+
+/* --- the record ---------------------------------------------------------- */
+
+static int
+make_uuid(char out[37])
+{
+	unsigned char b[16];
+	ssize_t n;
+
+	do
+		n = getrandom(b, sizeof(b), 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(b))
+		return n < 0 ? -errno : -EIO;
+	b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
+	b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
+	sprintf(out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+	        b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+	        b[14], b[15]);
+	return 0;
+}
+
+static void
+format_time(char out[32])
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + 19, 13, ".%06uZ", (unsigned)(ts.tv_nsec / 1000) % 1000000u);
+}
+
+/* CADF's outcome; a denial is a failure with reason "denied". */
+static const char *
+outcome_name(enum audit_outcome o, bool cadf)
+{
+	switch (o) {
+	case AUDIT_SUCCESS: return "success";
+	case AUDIT_FAILURE: return "failure";
+	case AUDIT_DENIED: return cadf ? "failure" : "denied";
+	default: return "failure"; /* an out-of-range value is not a success */
+	}
+}
+
+static void
+put_resources(struct jw *w, const struct audit_event *ev)
+{
+	jw_open(w, "initiator");
+	jw_knum(w, "uid", ev->uid);
+	jw_knum(w, "gid", ev->gid);
+	jw_knum(w, "pid", ev->pid);
+	jw_kstr(w, "request_id", ev->request_id, CAP_NAME);
+	jw_close(w);
+	jw_open(w, "target");
+	jw_kstr(w, "vg", ev->vg, CAP_NAME);
+	jw_kstr(w, "lv", ev->lv, CAP_NAME);
+	jw_kstr(w, "mapping", ev->mapping, CAP_NAME);
+	jw_kstr(w, "device", ev->device, CAP_NAME);
+	jw_close(w);
+	jw_open(w, "observer");
+	jw_knum(w, "pid", getpid());
+	jw_kstr(w, "host", lg.host, CAP_NAME);
+	jw_kstr(w, "version", EPHCRYPT_VERSION, CAP_SHORT);
+	jw_close(w);
+}
+
+/* Everything but "prev" and the closing brace. */
+static int
+put_body(struct jw *w, const struct audit_event *ev, const char *id)
+{
+	char when[32];
+
+	format_time(when);
+	jw_open(w, NULL);
+	jw_kstr(w, "id", id, CAP_SHORT);
+	jw_kstr(w, "eventTime", when, CAP_SHORT);
+	jw_kstr(w, "eventType", "activity", CAP_SHORT);
+	jw_kstr(w, "typeURI", AUDIT_TYPE_URI, CAP_SHORT);
+	jw_key(w, "action");
+	jw_str(w, ev->action, CAP_SHORT);
+	jw_kstr(w, "outcome", outcome_name(ev->outcome, true), CAP_SHORT);
+	if (ev->outcome == AUDIT_DENIED)
+		jw_kstr(w, "reason", "denied", CAP_SHORT);
+	put_resources(w, ev);
+	jw_kstr(w, "policy_rule", ev->policy_rule, CAP_NAME);
+	if (ev->outcome != AUDIT_SUCCESS) {
+		if (ev->err_no)
+			jw_knum(w, "errno", ev->err_no);
+		jw_kstr(w, "message", ev->message, CAP_MESSAGE);
+	}
+	jw_knum(w, "duration_us", (long long)ev->duration_us);
+	if (ev->cipher) {
+		/* Parameters only: the API has no key field, and nothing derived from one. */
+		jw_kstr(w, "cipher", ev->cipher, CAP_SHORT);
+		jw_knum(w, "key_size", ev->key_size);
+		jw_knum(w, "sector_size", ev->sector_size);
+		jw_kstr(w, "flags", ev->flags, CAP_NAME);
+		jw_kstr(w, "key_id", ev->key_id, CAP_NAME);
+	}
+	return w->full ? -EMSGSIZE : 0;
+}
+
+/* --- the file ------------------------------------------------------------ */
+
+/* Bounded, EINTR-safe pread of exactly n bytes. */
+static int
+pread_full(int fd, char *buf, size_t n, off_t off)
+{
+	ssize_t r;
+
+	for (size_t got = 0; got < n; got += (size_t)r) {
+		r = pread(fd, buf + got, n - got, off + (off_t)got);
+		if (r < 0 && errno == EINTR)
+			r = 0;
+		else if (r < 0)
+			return -errno;
+		else if (r == 0)
+			return -EIO; /* shrank while we read it */
+	}
+	return 0;
+}
+
+/* Find the last line in buf[0..n) (n > 0); whole says buf starts the file. */
+static int
+last_line(const char *buf, size_t n, bool whole, size_t *start, char *why, size_t whylen)
+{
+	size_t i = n - 1;
+
+	if (buf[n - 1] != '\n')
+		return fail(
+		    EBADMSG, why, whylen,
+		    "corrupt tail: the last line is not newline-terminated (a torn write?); "
+		    "check the file with 'ephcrypt-audit verify' and move it aside");
+	while (i > 0 && buf[i - 1] != '\n')
+		i--;
+	if (i == 0 && !whole)
+		return fail(
+		    EFBIG, why, whylen,
+		    "corrupt tail: the last line is longer than %d bytes: not an audit record",
+		    AUDIT_TAIL_MAX);
+	if (n - 1 - i < 2 || buf[i] != '{' || buf[n - 2] != '}')
+		return fail(EBADMSG, why, whylen,
+		            "corrupt tail: the last line is not a JSON object");
+	*start = i;
+	return 0;
+}
+
+/* Set lg.prev from the file's last line (or the start marker) and lg.end to size. */
+static int
+chain_from_tail(off_t size, char *why, size_t whylen)
+{
+	size_t n, start = 0;
+	char *buf;
+	int r;
+
+	if (size == 0) {
+		lg.end = 0;
+		return sha256_hex(AUDIT_START_MARKER, strlen(AUDIT_START_MARKER), lg.prev);
+	}
+	/* One byte more than the longest line we accept, for the newline before it. */
+	n = size > AUDIT_TAIL_MAX ? AUDIT_TAIL_MAX + 1 : (size_t)size;
+	buf = malloc(n);
+	if (!buf)
+		return fail(ENOMEM, why, whylen, "out of memory");
+	r = pread_full(lg.rfd, buf, n, size - (off_t)n);
+	if (r < 0)
+		fail(-r, why, whylen, "reading the last line: %s", strerror(-r));
+	else
+		r = last_line(buf, n, (off_t)n == size, &start, why, whylen);
+	if (r == 0)
+		r = sha256_hex(buf + start, n - 1 - start, lg.prev);
+	free(buf);
+	if (r == 0)
+		lg.end = size;
+	return r;
+}
+
+/* Under flock: another helper may have appended since our last record. */
+static int
+resync(char *why, size_t whylen)
+{
+	struct stat st;
+
+	if (fstat(lg.wfd, &st) < 0)
+		return fail(errno, why, whylen, "fstat: %s", strerror(errno));
+	if (st.st_size == lg.end)
+		return 0;
+	if (st.st_size < lg.end)
+		syslog(LOG_WARNING,
+		       "audit log %s shrank from %lld to %lld bytes since our last record: "
+		       "truncated or replaced by someone else",
+		       lg.path, (long long)lg.end, (long long)st.st_size);
+	return chain_from_tail(st.st_size, why, whylen);
+}
+
+static int
+create_parent(const char *path, char *why, size_t whylen)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	if (strlen(path) >= sizeof(dir))
+		return fail(ENAMETOOLONG, why, whylen, "the path is too long");
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	/* One level only: a missing grandparent means a wrong path, not a fresh install. */
+	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+		return 0;
+	return fail(errno, why, whylen, "cannot create the directory %s: %s", dir, strerror(errno));
+}
+
+/* The file we opened must be ours alone; a character device is allowed (tests, /dev/null). */
+static int
+check_file(const struct stat *st, char *why, size_t whylen)
+{
+	if (S_ISCHR(st->st_mode))
+		return 0;
+	if (!S_ISREG(st->st_mode))
+		return fail(EINVAL, why, whylen, "not a regular file");
+	if (st->st_uid != geteuid())
+		return fail(EPERM, why, whylen, "owned by uid %u, not by us (uid %u)",
+		            (unsigned)st->st_uid, (unsigned)geteuid());
+	if (st->st_mode & 022)
+		return fail(EPERM, why, whylen, "writable by group or others (mode %04o)",
+		            (unsigned)(st->st_mode & 07777));
+	if (st->st_nlink != 1)
+		return fail(EPERM, why, whylen, "%u hard links; an audit log must have exactly one",
+		            (unsigned)st->st_nlink);
+	return 0;
+}
+
+/* The reader must be the very file the writer has, not whatever the path names now. */
+static int
+open_reader(const struct stat *wst, char *why, size_t whylen)
+{
+	struct stat st;
+
+	lg.rfd = open(lg.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (lg.rfd < 0)
+		return fail(errno, why, whylen, "%s", strerror(errno));
+	if (fstat(lg.rfd, &st) < 0)
+		return fail(errno, why, whylen, "fstat: %s", strerror(errno));
+	if (st.st_dev != wst->st_dev || st.st_ino != wst->st_ino)
+		return fail(EAGAIN, why, whylen, "replaced while being opened");
+	return 0;
+}
+
+static int
+open_writer(struct stat *st, char *why, size_t whylen)
+{
+	int fl;
+
+	/* O_NONBLOCK so that a FIFO planted at the path cannot hang start-up. */
+	lg.wfd = open(
+	    lg.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK,
+	    0600);
+	if (lg.wfd < 0 && errno == ELOOP)
+		return fail(ELOOP, why, whylen, "a symbolic link; refusing to follow it");
+	if (lg.wfd < 0 && errno == ENXIO) /* a FIFO with no reader */
+		return fail(EINVAL, why, whylen, "not a regular file");
+	if (lg.wfd < 0)
+		return fail(errno, why, whylen, "%s", strerror(errno));
+	if (fstat(lg.wfd, st) < 0)
+		return fail(errno, why, whylen, "fstat: %s", strerror(errno));
+	fl = fcntl(lg.wfd, F_GETFL);
+	if (fl < 0 || fcntl(lg.wfd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+		return fail(errno, why, whylen, "fcntl: %s", strerror(errno));
+	return check_file(st, why, whylen);
+}
+
+static int
+open_files(char *why, size_t whylen)
+{
+	struct stat st;
+	int r;
+
+	r = open_writer(&st, why, whylen);
+	if (r < 0)
+		return r;
+	lg.regular = S_ISREG(st.st_mode);
+	if (!lg.regular) /* no tail to read: a fresh chain */
+		return chain_from_tail(0, why, whylen);
+	r = open_reader(&st, why, whylen);
+	if (r < 0)
+		return r;
+	if (flock(lg.wfd, LOCK_EX) < 0)
+		return fail(errno, why, whylen, "flock: %s", strerror(errno));
+	r = fstat(lg.wfd, &st) < 0 ? fail(errno, why, whylen, "fstat: %s", strerror(errno))
+	                           : chain_from_tail(st.st_size, why, whylen);
+	flock(lg.wfd, LOCK_UN);
+	return r;
+}
+
+static void
+close_files(void)
+{
+	if (lg.wfd >= 0)
+		close(lg.wfd);
+	if (lg.rfd >= 0)
+		close(lg.rfd);
+	lg.wfd = lg.rfd = -1;
+}
+
+/* why does not repeat the path: the caller names the log in its own message. */
+int
+audit_open(const char *path, char *why, size_t whylen)
+{
+	int r;
+
+	if (!path || !*path)
+		path = AUDIT_DEFAULT_PATH;
+	pthread_mutex_lock(&lg.lock);
+	if (lg.wfd >= 0) {
+		pthread_mutex_unlock(&lg.lock);
+		return fail(EBUSY, why, whylen, "already open");
+	}
+	snprintf(lg.path, sizeof(lg.path), "%s", path);
+	r = create_parent(path, why, whylen);
+	if (r == 0)
+		r = open_files(why, whylen); /* the first digest also loads libcrypto's config */
+	if (r < 0) {
+		close_files();
+	} else {
+		if (gethostname(lg.host, sizeof(lg.host)) < 0)
+			snprintf(lg.host, sizeof(lg.host), "unknown");
+		lg.host[sizeof(lg.host) - 1] = '\0';
+		/* Both need files or sockets the sandbox will not allow later. */
+		tzset();
+		openlog("ephcrypt-helper", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+		lg.broken_err = 0;
+		atomic_store(&broken, false);
+	}
+	pthread_mutex_unlock(&lg.lock);
+	return r;
+}
+
+/* One write, then fdatasync: the record is on disk before the reply goes out. */
+static int
+append(const char *line, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = write(lg.wfd, line, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n != len)
+		return -EIO; /* a short write leaves a torn line: nothing may follow it */
+	if (lg.regular && fdatasync(lg.wfd) < 0)
+		return -errno;
+	lg.end += (off_t)len;
+	return 0;
+}
+
+/* Under the mutex: resync the chain, add "prev", write, advance the chain. */
+static int
+write_locked(struct jw *w, char *linehash)
+{
+	char why[512];
+	int r = 0;
+
+	if (lg.regular && flock(lg.wfd, LOCK_EX) < 0)
+		return -errno;
+	if (lg.regular)
+		r = resync(why, sizeof(why));
+	if (r < 0)
+		syslog(LOG_ERR, "audit log %s: %s", lg.path, why);
+	if (r == 0) {
+		jw_kstr(w, "prev", lg.prev, CAP_SHORT);
+		jw_close(w);
+		r = w->full ? -EMSGSIZE : sha256_hex(w->buf, w->len, linehash);
+	}
+	if (r == 0) {
+		jw_raw(w, "\n", 1);
+		r = w->full ? -EMSGSIZE : append(w->buf, w->len);
+	}
+	if (r == 0)
+		memcpy(lg.prev, linehash, sizeof(lg.prev));
+	if (lg.regular)
+		flock(lg.wfd, LOCK_UN);
+	return r;
+}
+
+/* The syslog copy: enough to find the record, and its hash to pin the file's content. */
+static void
+summary(const struct audit_event *ev, const char *id, const char *linehash, int r)
+{
+	static const char *const keys[] = {" vg=", " lv=", " mapping=", " device="};
+	const char *vals[] = {ev->vg, ev->lv, ev->mapping, ev->device};
+	char buf[2048];
+	struct jw w = {.buf = buf, .cap = sizeof(buf) - 1};
+
+	jw_fmt(&w, "id=%s action=", id);
+	jw_str(&w, ev->action, CAP_SHORT);
+	jw_fmt(&w, " outcome=%s uid=%u", outcome_name(ev->outcome, false), (unsigned)ev->uid);
+	for (size_t i = 0; i < 4; i++) {
+		if (vals[i] && *vals[i]) {
+			jw_raw(&w, keys[i], strlen(keys[i]));
+			jw_str(&w, vals[i], CAP_SHORT);
+		}
+	}
+	if (r == 0) {
+		jw_raw(&w, " sha256=", 8);
+		jw_raw(&w, linehash, strlen(linehash));
+	}
+	buf[w.len] = '\0';
+	syslog(ev->outcome == AUDIT_SUCCESS ? LOG_INFO : LOG_WARNING, "%s", buf);
+	if (r < 0)
+		syslog(LOG_ERR, "audit log %s: cannot record %s: %s; refusing further requests",
+		       lg.path, id, strerror(-r));
+}
+
+int
+audit_record(const struct audit_event *ev)
+{
+	char buf[AUDIT_LINE_MAX], id[37] = "-", linehash[sizeof(lg.prev)] = "";
+	struct jw w = {.buf = buf, .cap = sizeof(buf) - 1}; /* < 8 KiB, newline included */
+	int r;
+
+	if (!ev || !ev->action)
+		return -EINVAL;
+	pthread_mutex_lock(&lg.lock);
+	if (lg.broken_err) {
+		r = -lg.broken_err; /* a torn tail or a lost record: stay refused */
+	} else if (lg.wfd < 0) {
+		r = -EBADF;
+	} else {
+		r = make_uuid(id);
+		if (r == 0)
+			r = put_body(&w, ev, id);
+		if (r == 0)
+			r = write_locked(&w, linehash);
+	}
+	if (r < 0 && !lg.broken_err) {
+		lg.broken_err = -r;
+		atomic_store(&broken, true);
+	}
+	pthread_mutex_unlock(&lg.lock);
+	summary(ev, id, linehash, r);
+	return r;
+}
+
+bool
+audit_is_broken(void)
+{
+	return atomic_load(&broken);
+}
+
+void
+audit_close(void)
+{
+	pthread_mutex_lock(&lg.lock);
+	close_files();
+	lg.end = 0;
+	pthread_mutex_unlock(&lg.lock);
+	closelog();
+}

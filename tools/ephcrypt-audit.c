@@ -1,0 +1,677 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ephcrypt-audit: read the helper's audit log (ephcrypt-audit(8)).
+ *   verify FILE...            check the hash chain
+ *   [list] [filters] FILE...  one readable line per record, or --json verbatim
+ *   summary [filters] FILE... a per-action table
+ * Exit status: 0 fine, 1 a broken chain or an unparsable line, 2 usage or I/O.
+ *
+ * The log is evidence and its strings came from an untrusted peer, so nothing
+ * from it reaches the terminal unescaped. Shares no code with the helper: a
+ * reviewer's copy must not depend on the binary it checks.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#define START_MARKER "ephcrypt-audit-v1"
+/* helper.h would pull in msgpack; test_audit.c keeps the two versions equal. */
+#define TOOL_VERSION "0.1.0"
+
+enum verb { VERB_LIST, VERB_VERIFY, VERB_SUMMARY };
+enum exit_code { EX_FINE = 0, EX_BAD = 1, EX_USAGE = 2 };
+
+struct filter {
+	bool denied, failed;
+	bool has_since, has_until, has_uid;
+	long long since, until; /* microseconds since the epoch, UTC */
+	unsigned long long uid;
+	const char *vg, *action, *request_id;
+};
+
+struct opts {
+	enum verb verb;
+	bool json;
+	bool filtered; /* any filter given (refused for verify) */
+	struct filter f;
+};
+
+struct reader {
+	FILE *f;
+	const char *name;
+	char *line;
+	size_t cap, len;
+	unsigned long lineno;
+	bool newline; /* the line ended in '\n' (it was stripped) */
+};
+
+struct action_count {
+	char *action;
+	unsigned long n[3]; /* success, failure (not denied), denied */
+};
+
+struct table {
+	struct action_count *rows;
+	size_t len, cap;
+};
+
+/* --- input --------------------------------------------------------------- */
+
+static int
+reader_open(struct reader *r, const char *name)
+{
+	memset(r, 0, sizeof(*r));
+	r->name = name;
+	r->f = strcmp(name, "-") == 0 ? stdin : fopen(name, "re");
+	if (!r->f) {
+		fprintf(stderr, "ephcrypt-audit: %s: %s\n", name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* 1: a line (without its newline) in r->line; 0: end of file; -1: read error. */
+static int
+reader_next(struct reader *r)
+{
+	ssize_t n;
+
+	errno = 0;
+	n = getline(&r->line, &r->cap, r->f);
+	if (n < 0) {
+		if (errno == 0 || feof(r->f))
+			return 0;
+		fprintf(stderr, "ephcrypt-audit: %s: %s\n", r->name, strerror(errno));
+		return -1;
+	}
+	r->lineno++;
+	r->newline = n > 0 && r->line[n - 1] == '\n';
+	r->len = (size_t)n - r->newline;
+	r->line[r->len] = '\0';
+	return 1;
+}
+
+static void
+reader_close(struct reader *r)
+{
+	if (r->f && r->f != stdin)
+		fclose(r->f);
+	free(r->line);
+	r->line = NULL;
+}
+
+/* The line as a JSON object, parsed strictly and to its last byte, or NULL. */
+static struct json_object *
+parse_record(const char *line, size_t len)
+{
+	struct json_tokener *tok;
+	struct json_object *o;
+
+	if (len == 0 || memchr(line, '\0', len) || len > INT32_MAX)
+		return NULL;
+	tok = json_tokener_new();
+	if (!tok)
+		return NULL;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	o = json_tokener_parse_ex(tok, line, (int)len);
+	if (o &&
+	    (json_tokener_get_parse_end(tok) != len || !json_object_is_type(o, json_type_object))) {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+/* A string member of obj (or of obj[outer] when outer is set), or NULL. */
+static const char *
+get_str(struct json_object *obj, const char *outer, const char *key)
+{
+	struct json_object *v;
+
+	if (outer && !json_object_object_get_ex(obj, outer, &obj))
+		return NULL;
+	if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static bool
+get_int(struct json_object *obj, const char *outer, const char *key, long long *out)
+{
+	struct json_object *v;
+
+	if (outer && !json_object_object_get_ex(obj, outer, &obj))
+		return false;
+	if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_int))
+		return false;
+	*out = json_object_get_int64(v);
+	return true;
+}
+
+/* --- verify -------------------------------------------------------------- */
+
+static int
+sha256_hex(const void *buf, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+		return -1;
+	for (unsigned i = 0; i < mdlen; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+/* Why line r->lineno does not continue the chain, or NULL when it does. */
+static const char *
+chain_check(const struct reader *r, const char *expect, char *why, size_t whylen)
+{
+	struct json_object *o;
+	const char *prev;
+	bool ok;
+
+	if (!r->newline) /* the helper writes whole lines: this one was cut */
+		return "last line is not newline-terminated (a torn write, or the file was cut)";
+	o = parse_record(r->line, r->len);
+	if (!o)
+		return "not a JSON object";
+	prev = get_str(o, NULL, "prev");
+	ok = prev && strcmp(prev, expect) == 0;
+	json_object_put(o);
+	if (ok)
+		return NULL;
+	if (r->lineno == 1)
+		return "chain broken: prev is not the hash of the start marker "
+		       "(the head of the file was edited, deleted or reordered)";
+	snprintf(why, whylen,
+	         "chain broken: prev does not match line %lu (edited, deleted or reordered)",
+	         r->lineno - 1);
+	return why;
+}
+
+static int
+verify_file(const char *name)
+{
+	char expect[65], why[160];
+	const char *bad = NULL;
+	struct reader r;
+	int rc = 0;
+
+	if (reader_open(&r, name) < 0)
+		return EX_USAGE;
+	if (sha256_hex(START_MARKER, strlen(START_MARKER), expect) < 0) {
+		reader_close(&r);
+		fprintf(stderr, "ephcrypt-audit: SHA-256 is not available\n");
+		return EX_USAGE;
+	}
+	while (!bad && (rc = reader_next(&r)) > 0) {
+		bad = chain_check(&r, expect, why, sizeof(why));
+		if (!bad && sha256_hex(r.line, r.len, expect) < 0)
+			bad = "cannot hash the line";
+	}
+	if (bad)
+		fprintf(stderr, "%s:%lu: %s\n", name, r.lineno, bad);
+	else if (rc == 0)
+		printf("%s: %lu record%s, chain intact\n", name, r.lineno,
+		       r.lineno == 1 ? "" : "s");
+	reader_close(&r);
+	return bad ? EX_BAD : rc < 0 ? EX_USAGE : EX_FINE;
+}
+
+/* --- time ---------------------------------------------------------------- */
+
+/* n decimal digits at s into *v; returns the end or NULL. */
+static const char *
+digits(const char *s, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++, s++) {
+		if (*s < '0' || *s > '9')
+			return NULL;
+		*v = *v * 10 + (*s - '0');
+	}
+	return s;
+}
+
+/* ".123456" (any number of digits, microseconds kept) and "Z" or "+HH:MM"/"-HH:MM". */
+static const char *
+frac_and_zone(const char *s, long *us, int *off_s)
+{
+	int h, m, sign, scale = 100000;
+
+	*us = 0;
+	if (*s == '.') {
+		if (*++s < '0' || *s > '9')
+			return NULL;
+		for (; *s >= '0' && *s <= '9'; s++, scale /= 10)
+			*us += scale * (*s - '0');
+	}
+	if (*s == 'Z' || *s == 'z') {
+		*off_s = 0;
+		return s + 1;
+	}
+	if (*s != '+' && *s != '-')
+		return NULL;
+	sign = *s == '-' ? -1 : 1;
+	if (!(s = digits(s + 1, 2, &h)) || *s != ':' || !(s = digits(s + 1, 2, &m)) || h > 23 ||
+	    m > 59)
+		return NULL;
+	*off_s = sign * (h * 3600 + m * 60);
+	return s;
+}
+
+/* RFC 3339 (any offset) or YYYY-MM-DD (midnight UTC) to microseconds since the epoch. */
+static int
+parse_time(const char *s, long long *out)
+{
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	struct tm tm = {0};
+	int y, mo, d, h = 0, mi = 0, sec = 0, off = 0;
+	long us = 0;
+
+	if (!(s = digits(s, 4, &y)) || *s != '-' || !(s = digits(s + 1, 2, &mo)) || *s != '-' ||
+	    !(s = digits(s + 1, 2, &d)) || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1])
+		return -1;
+	if (mo == 2 && d == 29 && (y % 4 != 0 || (y % 100 == 0 && y % 400 != 0)))
+		return -1;
+	if (*s == 'T' || *s == 't' || *s == ' ') {
+		if (!(s = digits(s + 1, 2, &h)) || *s != ':' || !(s = digits(s + 1, 2, &mi)) ||
+		    *s != ':' || !(s = digits(s + 1, 2, &sec)) || h > 23 || mi > 59 || sec > 60 ||
+		    !(s = frac_and_zone(s, &us, &off)))
+			return -1;
+	}
+	if (*s != '\0')
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	*out = ((long long)timegm(&tm) - off) * 1000000 + us;
+	return 0;
+}
+
+/* --- list and summary ---------------------------------------------------- */
+
+/* The CADF outcome plus our reason: 0 success, 1 failure, 2 denied, -1 unknown. */
+static int
+outcome_of(struct json_object *o)
+{
+	const char *out = get_str(o, NULL, "outcome"), *reason = get_str(o, NULL, "reason");
+
+	if (out && strcmp(out, "success") == 0)
+		return 0;
+	if (out && strcmp(out, "failure") == 0)
+		return reason && strcmp(reason, "denied") == 0 ? 2 : 1;
+	return -1;
+}
+
+static bool
+str_is(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+static bool
+matches(struct json_object *o, const struct filter *f)
+{
+	int outcome = outcome_of(o);
+	const char *when = get_str(o, NULL, "eventTime");
+	long long t, uid;
+
+	if ((f->denied && outcome != 2) || (f->failed && outcome != 1 && outcome != 2))
+		return false;
+	if (f->has_since || f->has_until) {
+		if (!when || parse_time(when, &t) < 0)
+			return false;
+		if ((f->has_since && t < f->since) || (f->has_until && t >= f->until))
+			return false;
+	}
+	if (f->vg && !str_is(get_str(o, "target", "vg"), f->vg))
+		return false;
+	if (f->action && !str_is(get_str(o, NULL, "action"), f->action))
+		return false;
+	if (f->request_id && !str_is(get_str(o, "initiator", "request_id"), f->request_id))
+		return false;
+	if (f->has_uid &&
+	    (!get_int(o, "initiator", "uid", &uid) || uid < 0 || (unsigned long long)uid != f->uid))
+		return false;
+	return true;
+}
+
+/* Length of the valid UTF-8 sequence at s and its code point, or 0. */
+static size_t
+utf8_seq(const unsigned char *s, unsigned *cp)
+{
+	size_t len, i;
+	unsigned c = s[0], min;
+
+	if (c < 0x80)
+		return *cp = c, 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, *cp = c & 0x1f, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, *cp = c & 0x0f, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, *cp = c & 0x07, min = 0x10000;
+	else
+		return 0;
+	for (i = 1; i < len; i++) { /* stops at the NUL: it is no continuation byte */
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		*cp = *cp << 6 | (s[i] & 0x3f);
+	}
+	if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* Print a string from the log so that no control or bidi character reaches the terminal. */
+static void
+put_safe(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	unsigned cp;
+	size_t n;
+
+	for (; *s; s += n ? n : 1) {
+		n = utf8_seq(s, &cp);
+		if (n == 0)
+			printf("\\x%02x", *s);
+		else if (cp == '\\')
+			fputs("\\\\", stdout);
+		else if (cp < 0x20 || cp == 0x7f)
+			printf("\\x%02x", cp);
+		else if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+		         (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
+			printf("\\u%04x", cp);
+		else
+			fwrite(s, 1, n, stdout);
+	}
+}
+
+static void
+put_field(const char *prefix, const char *val)
+{
+	if (!val)
+		return;
+	fputs(prefix, stdout);
+	put_safe(val);
+}
+
+/* time outcome action uid=N vg/lv mapping=M device=D: errno N: message */
+static void
+print_record(struct json_object *o)
+{
+	static const char *const words[] = {"success", "failure", "denied"};
+	const char *vg = get_str(o, "target", "vg"), *lv = get_str(o, "target", "lv");
+	const char *msg = get_str(o, NULL, "message");
+	int outcome = outcome_of(o);
+	long long uid, err;
+
+	put_field("", get_str(o, NULL, "eventTime") ? get_str(o, NULL, "eventTime") : "-");
+	printf(" %-7s ", outcome >= 0 ? words[outcome] : "?");
+	put_safe(get_str(o, NULL, "action") ? get_str(o, NULL, "action") : "-");
+	if (get_int(o, "initiator", "uid", &uid))
+		printf(" uid=%lld", uid);
+	else
+		fputs(" uid=?", stdout);
+	put_field(" ", vg ? vg : lv ? "" : "-");
+	put_field(vg ? "/" : "", lv);
+	put_field(" mapping=", get_str(o, "target", "mapping"));
+	put_field(" device=", get_str(o, "target", "device"));
+	if (get_int(o, NULL, "errno", &err))
+		printf(": errno %lld (%s)", err, strerror((int)err));
+	put_field(": ", msg);
+	putchar('\n');
+}
+
+static int
+table_add(struct table *t, const char *action, int outcome)
+{
+	size_t i;
+
+	for (i = 0; i < t->len && strcmp(t->rows[i].action, action) != 0; i++)
+		;
+	if (i == t->len) {
+		if (t->len == t->cap) {
+			size_t cap = t->cap ? 2 * t->cap : 16;
+			struct action_count *rows = realloc(t->rows, cap * sizeof(*rows));
+
+			if (!rows)
+				return -1;
+			t->rows = rows;
+			t->cap = cap;
+		}
+		t->rows[i] = (struct action_count){.action = strdup(action)};
+		if (!t->rows[i].action)
+			return -1;
+		t->len++;
+	}
+	t->rows[i].n[outcome]++;
+	return 0;
+}
+
+static int
+by_action(const void *a, const void *b)
+{
+	return strcmp(((const struct action_count *)a)->action,
+	              ((const struct action_count *)b)->action);
+}
+
+static void
+table_print(struct table *t)
+{
+	unsigned long sum[3] = {0};
+
+	qsort(t->rows, t->len, sizeof(*t->rows), by_action);
+	printf("%-32s %8s %8s %8s %8s\n", "ACTION", "SUCCESS", "FAILURE", "DENIED", "TOTAL");
+	for (size_t i = 0; i < t->len; i++) {
+		const unsigned long *n = t->rows[i].n;
+
+		put_safe(t->rows[i].action);
+		printf("%*s %8lu %8lu %8lu %8lu\n",
+		       (int)(strlen(t->rows[i].action) < 32 ? 32 - strlen(t->rows[i].action) : 0),
+		       "", n[0], n[1], n[2], n[0] + n[1] + n[2]);
+		for (int k = 0; k < 3; k++)
+			sum[k] += n[k];
+		free(t->rows[i].action);
+	}
+	printf("%-32s %8lu %8lu %8lu %8lu\n", "TOTAL", sum[0], sum[1], sum[2],
+	       sum[0] + sum[1] + sum[2]);
+	free(t->rows);
+}
+
+/* One record of list or summary; returns false when the line is not a record. */
+static bool
+take_record(const struct reader *r, const struct opts *o, struct table *t)
+{
+	struct json_object *obj = parse_record(r->line, r->len);
+	const char *action;
+	int outcome;
+
+	if (!obj)
+		return false;
+	if (matches(obj, &o->f)) {
+		action = get_str(obj, NULL, "action");
+		outcome = outcome_of(obj);
+		if (o->verb == VERB_SUMMARY && outcome >= 0 &&
+		    table_add(t, action ? action : "-", outcome) < 0) {
+			fprintf(stderr, "ephcrypt-audit: out of memory\n");
+			exit(EX_USAGE);
+		} else if (o->verb != VERB_SUMMARY && o->json) {
+			fwrite(r->line, 1, r->len, stdout);
+			putchar('\n');
+		} else if (o->verb != VERB_SUMMARY) {
+			print_record(obj);
+		}
+	}
+	json_object_put(obj);
+	return true;
+}
+
+static int
+scan_file(const char *name, const struct opts *o, struct table *t)
+{
+	struct reader r;
+	int rc, status = EX_FINE;
+
+	if (reader_open(&r, name) < 0)
+		return EX_USAGE;
+	while ((rc = reader_next(&r)) > 0) {
+		if (!r.newline) {
+			fprintf(stderr, "%s:%lu: last line is not newline-terminated\n", name,
+			        r.lineno);
+			status = EX_BAD;
+		}
+		if (!take_record(&r, o, t)) {
+			fprintf(stderr, "%s:%lu: not a JSON object (skipped)\n", name, r.lineno);
+			status = EX_BAD;
+		}
+	}
+	reader_close(&r);
+	return rc < 0 ? EX_USAGE : status;
+}
+
+/* --- command line -------------------------------------------------------- */
+
+static void __attribute__((noreturn)) usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	        "usage: ephcrypt-audit verify FILE...\n"
+	        "       ephcrypt-audit [list] [FILTER...] [--json] FILE...\n"
+	        "       ephcrypt-audit summary [FILTER...] FILE...\n"
+	        "filters: --denied  --failed  --since TIME  --until TIME  --vg NAME  --uid N\n"
+	        "         --action NAME  --request-id ID\n"
+	        "TIME: RFC 3339 (2026-11-27T09:41:18Z, 2026-11-27T10:41:18+01:00) or YYYY-MM-DD "
+	        "(midnight UTC)\n"
+	        "FILE '-' reads standard input\n");
+	exit(status);
+}
+
+static void __attribute__((noreturn)) bad_arg(const char *opt, const char *arg, const char *what)
+{
+	fprintf(stderr, "ephcrypt-audit: --%s '%s': %s\n", opt, arg, what);
+	exit(EX_USAGE);
+}
+
+static unsigned long long
+parse_uid(const char *s)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	if (*s < '0' || *s > '9')
+		bad_arg("uid", s, "not a number");
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > UINT32_MAX)
+		bad_arg("uid", s, "not a uid in [0, 4294967295]");
+	return v;
+}
+
+static const struct option longopts[] = {
+    {"denied", no_argument, NULL, 'd'},       {"failed", no_argument, NULL, 'f'},
+    {"since", required_argument, NULL, 's'},  {"until", required_argument, NULL, 'u'},
+    {"vg", required_argument, NULL, 'g'},     {"uid", required_argument, NULL, 'U'},
+    {"action", required_argument, NULL, 'a'}, {"request-id", required_argument, NULL, 'r'},
+    {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+};
+
+static void
+parse_option(int ch, struct opts *o)
+{
+	static const char time_help[] = "not RFC 3339 (e.g. 2026-11-27T09:41:18Z) nor YYYY-MM-DD";
+
+	o->filtered |= ch != 'j' && ch != 'h' && ch != 'V';
+	switch (ch) {
+	case 'd': o->f.denied = true; break;
+	case 'f': o->f.failed = true; break;
+	case 's':
+		if (parse_time(optarg, &o->f.since) < 0)
+			bad_arg("since", optarg, time_help);
+		o->f.has_since = true;
+		break;
+	case 'u':
+		if (parse_time(optarg, &o->f.until) < 0)
+			bad_arg("until", optarg, time_help);
+		o->f.has_until = true;
+		break;
+	case 'g': o->f.vg = optarg; break;
+	case 'U': o->f.uid = parse_uid(optarg), o->f.has_uid = true; break;
+	case 'a': o->f.action = optarg; break;
+	case 'r': o->f.request_id = optarg; break;
+	case 'j': o->json = true; break;
+	case 'h': usage(EX_FINE);
+	case 'V': printf("ephcrypt-audit %s\n", TOOL_VERSION); exit(EX_FINE);
+	default: usage(EX_USAGE);
+	}
+}
+
+/* The verb, if any, then options and files in any order (getopt permutes). */
+static int
+parse_args(int argc, char **argv, struct opts *o)
+{
+	int ch, first = 1;
+
+	memset(o, 0, sizeof(*o));
+	if (argc > 1 && strcmp(argv[1], "verify") == 0)
+		o->verb = VERB_VERIFY, first = 2;
+	else if (argc > 1 && strcmp(argv[1], "summary") == 0)
+		o->verb = VERB_SUMMARY, first = 2;
+	else if (argc > 1 && strcmp(argv[1], "list") == 0)
+		first = 2;
+	optind = first;
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
+		parse_option(ch, o);
+	if (optind >= argc)
+		usage(EX_USAGE);
+	if (o->verb == VERB_VERIFY && (o->filtered || o->json)) {
+		fprintf(stderr, "ephcrypt-audit: verify checks whole files; it takes no filters\n");
+		exit(EX_USAGE);
+	}
+	if (o->verb == VERB_SUMMARY && o->json) {
+		fprintf(stderr, "ephcrypt-audit: --json is for list\n");
+		exit(EX_USAGE);
+	}
+	return optind;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct table t = {0};
+	struct opts o;
+	int i, rc, status = EX_FINE;
+	bool read_any = false;
+
+	for (i = parse_args(argc, argv, &o); i < argc; i++) {
+		if (o.verb == VERB_VERIFY)
+			rc = verify_file(argv[i]);
+		else
+			rc = scan_file(argv[i], &o, &t);
+		read_any |= rc != EX_USAGE;
+		if (rc > status)
+			status = rc;
+	}
+	if (o.verb == VERB_SUMMARY && read_any) /* no table of zeros for files never read */
+		table_print(&t);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "ephcrypt-audit: writing the output: %s\n", strerror(errno));
+		return EX_USAGE;
+	}
+	return status;
+}
