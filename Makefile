@@ -41,7 +41,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 .PHONY: all deps deps-test deps-nova check check-unit check-asan check-valgrind \
 	check-interop check-guest demo bench install clean format
 
-all: deps $(B)/ephcrypt-helper $(B)/ephcrypt-client
+all: deps $(B)/ephcrypt-helper $(B)/ephcrypt-client $(B)/ephcrypt-audit
 
 # --- dependencies ----------------------------------------------------------
 define install_missing
@@ -77,6 +77,13 @@ $(B)/libephcrypt-proto.a: $(PROTO_OBJS)
 $(B)/ephcrypt-helper: $(HELPER_OBJS) $(B)/libephcrypt-proto.a
 	$(CC) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) -lpthread
 
+# The reviewer's tool: its own main, json-c and libcrypto only.
+$(B)/ephcrypt-audit: tools/ephcrypt-audit.c | deps
+	@mkdir -p $(dir $@)
+	@echo "  CCLD    $@"
+	@$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags json-c libcrypto) $(LDHARDEN) -o $@ $< \
+		$(shell pkg-config --libs json-c libcrypto)
+
 $(B)/ephcrypt-client: $(B)/client/client.o $(B)/client/cli.o $(B)/libephcrypt-proto.a
 	$(CC) $(LDHARDEN) -o $@ $^
 
@@ -90,8 +97,13 @@ $(B)/tests/test_%: tests/unit/test_%.c $(B)/libephcrypt-proto.a $(HELPER_OBJS) |
 check: deps-test all check-unit check-asan check-valgrind check-interop check-guest
 	@echo "make check: all suites passed"
 
+# test_audit runs the tool; test_channel runs the helper.
+$(B)/tests/test_audit: $(B)/ephcrypt-audit
+$(B)/tests/test_channel: $(B)/ephcrypt-helper
+
 check-unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do echo "== $$t"; $$t --jobs 2 || exit 1; done
+	tests/audit/check-man.sh
 
 # The codec and argument binding again under AddressSanitizer and UBSan.
 check-asan: deps-test
@@ -117,13 +129,17 @@ bench: deps-test all
 	$(PYTHON) bench/bench.py
 
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DOCDIR)
-	install -m 0755 $(B)/ephcrypt-helper $(DESTDIR)$(SBINDIR)/ephcrypt-helper
-	install -m 0755 $(B)/ephcrypt-client $(DESTDIR)$(SBINDIR)/ephcrypt-client
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(B)/ephcrypt-helper $(B)/ephcrypt-client $(B)/ephcrypt-audit \
+		$(DESTDIR)$(SBINDIR)/
+	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 policy/examples/*.conf $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 README.rst LICENSE $(DESTDIR)$(DOCDIR)/
 
 format:
-	clang-format -i protocol/*.[ch] helper/*.[ch] client/*.[ch] tests/unit/*.c
+	clang-format -i protocol/*.[ch] helper/*.[ch] client/*.[ch] tools/*.c tests/unit/*.c
 
 clean:
 	rm -rf build

@@ -104,7 +104,8 @@ crypt_plain_open(struct call *c, const struct crypt_req *r)
 	if (rc == 0)
 		crypt_set_log_callback(cd, log_cb, NULL);
 	if (rc == 0)
-		rc = crypt_format(cd, CRYPT_PLAIN, cipher, dash + 1, NULL, NULL, r->key_len, &params);
+		rc = crypt_format(cd, CRYPT_PLAIN, cipher, dash + 1, NULL, NULL, r->key_bits / 8,
+				  &params);
 	if (rc == 0)
 		rc = activate(cd, r);
 	crypt_free(cd);
@@ -225,8 +226,8 @@ dm_lvm_name_of(unsigned maj, unsigned min, char *name, size_t cap)
 }
 
 /* dm-crypt mappings are the ones libcryptsetup tagged with a CRYPT- uuid. */
-static bool
-is_crypt(const char *name)
+bool
+crypt_is_mapping(const char *name)
 {
 	struct dm_task *dmt = dm_info(name, 0, 0);
 	const char *uuid = dmt ? dm_task_get_uuid(dmt) : NULL;
@@ -251,7 +252,7 @@ crypt_mapping_list(struct call *c)
 		return call_fail(c, EXC_OS, EIO, "crypt_list: cannot list device-mapper devices");
 	}
 	for (; n->dev && count < 1024; n = (struct dm_names *)((char *)n + n->next)) {
-		if (is_crypt(n->name) && guard_mapping_visible(c, n->name))
+		if (crypt_is_mapping(n->name) && guard_mapping_visible(c, n->name))
 			shown[count++] = n->name;
 		if (!n->next)
 			break;

@@ -26,6 +26,7 @@ static const struct {
 	const size_t *len;
 } tables[] = {
 	{ native_entrypoints, &native_entrypoints_len },
+	{ nova_entrypoints, &nova_entrypoints_len },
 };
 
 const struct entrypoint *

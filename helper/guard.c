@@ -87,7 +87,8 @@ guard_crypt(struct call *c, const struct crypt_req *r)
 {
 	struct verdict v = { .rule = "" };
 
-	if (r->key_bits % 8 || r->key_len * 8 != r->key_bits)
+	/* A Nova passphrase is hashed to key_bits, so only a raw volume key must match. */
+	if (r->key_bits % 8 || (!r->passphrase_hash && r->key_len * 8 != r->key_bits))
 		return call_fail(c, EXC_VALUE, EINVAL, "key is %zu bytes but key_size is %u bits",
 				 r->key_len, r->key_bits);
 	if (decide(c, policy_cipher(c->opt->policy, r->cipher, r->key_bits, &v), &v) < 0 ||

@@ -129,6 +129,9 @@ void sandbox_apply(const struct options *opt);
 /* entrypoints: native.c */
 extern const struct entrypoint native_entrypoints[];
 extern const size_t native_entrypoints_len;
+/* nova.c: Nova 26's own storage entrypoints */
+extern const struct entrypoint nova_entrypoints[];
+extern const size_t nova_entrypoints_len;
 
 /* util.c */
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);

@@ -141,6 +141,23 @@ lvm_run(const struct options *opt, const char *const argv[], struct lvm_out *o)
 	return 0;
 }
 
+/* Nova's daemon retried these (bug 1931710: vgs/lvs fail now and then with -11). */
+int
+lvm_run_retry(const struct options *opt, const char *const argv[], int attempts,
+	      struct lvm_out *o)
+{
+	for (int k = 1;; k++) {
+		struct timespec pause = { 0, 200 * 1000 * 1000 };
+
+		if (lvm_run(opt, argv, o) < 0)
+			return -1;
+		if (o->status == 0 || k >= attempts || o->timed_out)
+			return 0;
+		lvm_out_free(o);
+		nanosleep(&pause, NULL);
+	}
+}
+
 void
 lvm_out_free(struct lvm_out *o)
 {

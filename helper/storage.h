@@ -36,6 +36,9 @@ int lvm_lv_create(struct call *c, const char *vg, const char *lv, uint64_t size)
 int lvm_lv_remove(struct call *c, const char *vg, const char *lv);
 /* Encodes an array of LV names the policy lets the caller see. */
 int lvm_lv_list(struct call *c, const char *vg);
+/* Nova's reports: run argv (argv[0] "lvm"), retrying up to attempts times. */
+int lvm_run_retry(const struct options *opt, const char *const argv[], int attempts,
+		  struct lvm_out *o);
 /* Device path -> the LVM LV behind it (after symlinks), through the kernel's own names. */
 int lvm_resolve_device(struct call *c, const char *device, char vg[NAME_MAX_LVM],
 		       char lv[NAME_MAX_LVM]);
@@ -55,6 +58,7 @@ int crypt_plain_close(struct call *c, const char *name, bool missing_ok, bool *w
 int crypt_plain_status(struct call *c, const char *name);
 int crypt_mapping_list(struct call *c);
 bool crypt_mapping_exists(const char *name);
+bool crypt_is_mapping(const char *name);
 /* dm name of an LVM device (uuid "LVM-..."), by device number. */
 int dm_lvm_name_of(unsigned maj, unsigned min, char *name, size_t cap);
 

@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Nova 26's own storage entrypoints (nova.privsep.fs.*, nova.privsep.libvirt.*),
+ * so Nova's unchanged storage code can use ephcrypt. Nova parses the text the
+ * real commands print, so reports return [stdout, stderr] of the same LVM
+ * report; failures are ProcessExecutionError with the exit code the real tool
+ * gives. Every name and device still passes the policy first.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "names.h"
+#include "policy.h"
+#include "storage.h"
+
+#define CLEAR_CHUNK (1u << 20)
+
+/* ProcessExecutionError(stdout, stderr, exit_code, cmd, None): what Nova catches. */
+static int
+pee(struct call *c, const char *out, const char *err, int code, const char *const argv[])
+{
+	size_t n = 0;
+
+	c->err.cls = EXC_PROCESS;
+	c->err.process = true;
+	c->err.exit_code = code;
+	c->err.out = strdup(out ? out : "");
+	c->err.err = strdup(err ? err : "");
+	c->err.cmd[0] = '\0';
+	for (const char *const *a = argv; *a && n < sizeof(c->err.cmd); a++)
+		n += (size_t)snprintf(c->err.cmd + n, sizeof(c->err.cmd) - n, "%s%s", n ? " " : "", *a);
+	snprintf(c->err.msg, sizeof(c->err.msg), "%s: exit %d", argv[0], code);
+	return -1;
+}
+
+/* lvlist's "  name\n" lines, keeping only what the policy lets the caller see. */
+static int
+put_visible_lvs(struct call *c, const char *vg, const char *out, const char *err)
+{
+	size_t len = strlen(out);
+	char *shown = calloc(1, len + 1), *copy = strdup(out), *save = NULL;
+	size_t n = 0;
+
+	if (!shown || !copy) {
+		free(shown), free(copy);
+		return call_fail(c, EXC_OS, ENOMEM, "lvlist: out of memory");
+	}
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *name = line + strspn(line, " ");
+		if (guard_lv_visible(c, vg, name))
+			n += (size_t)sprintf(shown + n, "%s\n", line);
+	}
+	mp_put_array(c->ret, 2), mp_put_str(c->ret, shown), mp_put_str(c->ret, err ? err : "");
+	free(shown), free(copy);
+	return 0;
+}
+
+/* Run an LVM report as Nova would, replying [stdout, stderr]; argv[0] is the tool name. */
+static int
+report(struct call *c, const char *const argv[], int attempts, bool is_lvlist, const char *vg)
+{
+	const char *full[24] = { "lvm" };
+	struct lvm_out o;
+	int rc = 0;
+
+	for (size_t k = 0; argv[k] && k < 22; k++)
+		full[k + 1] = argv[k];
+	if (lvm_run_retry(c->opt, full, attempts, &o) < 0)
+		return call_fail(c, EXC_OS, EIO, "cannot run %s", c->opt->lvm_path);
+	if (o.status != 0)
+		rc = pee(c, o.out, o.err, o.status, argv);
+	else if (is_lvlist)
+		rc = put_visible_lvs(c, vg, o.out ? o.out : "", o.err);
+	else
+		mp_put_array(c->ret, 2), mp_put_str(c->ret, o.out ? o.out : ""),
+			mp_put_str(c->ret, o.err ? o.err : "");
+	lvm_out_free(&o);
+	return rc;
+}
+
+/* "/dev/VG/LV" into the target, checked; Nova never passes another form. */
+static int
+lv_path_arg(struct call *c, unsigned i, char *path, size_t cap)
+{
+	const char *slash;
+
+	if (arg_cstr(c, i, path, cap) < 0)
+		return -1;
+	slash = strncmp(path, "/dev/", 5) == 0 ? strchr(path + 5, '/') : NULL;
+	if (!slash || (size_t)(slash - path - 5) >= sizeof(c->t.vg) || strchr(slash + 1, '/'))
+		return call_fail(c, EXC_PERM, EACCES, "path '%s' is not /dev/VG/LV", path);
+	snprintf(c->t.vg, sizeof(c->t.vg), "%.*s", (int)(slash - path - 5), path + 5);
+	snprintf(c->t.lv, sizeof(c->t.lv), "%s", slash + 1);
+	snprintf(c->t.device, sizeof(c->t.device), "%s", path);
+	return guard_lv(c, c->t.vg, c->t.lv);
+}
+
+/* Nova passes "/dev/<vg>" to lvlist and a bare name to vginfo. */
+static int
+vg_arg_nova(struct call *c, unsigned i, char *given, size_t cap)
+{
+	if (arg_cstr(c, i, given, cap) < 0)
+		return -1;
+	snprintf(c->t.vg, sizeof(c->t.vg), "%s", strncmp(given, "/dev/", 5) ? given : given + 5);
+	return guard_vg(c, c->t.vg);
+}
+
+static int
+ep_vginfo(struct call *c)
+{
+	char vg[160];
+	const char *argv[] = { "vgs", "--noheadings", "--nosuffix", "--separator", "|", "--units",
+			       "b", "-o", "vg_size,vg_free", vg, NULL };
+
+	return vg_arg_nova(c, 0, vg, sizeof(vg)) < 0 ? -1 : report(c, argv, 3, false, NULL);
+}
+
+static int
+ep_lvlist(struct call *c)
+{
+	char vg[160];
+	const char *argv[] = { "lvs", "--noheadings", "-o", "lv_name", vg, NULL };
+
+	return vg_arg_nova(c, 0, vg, sizeof(vg)) < 0 ? -1 : report(c, argv, 3, true, c->t.vg);
+}
+
+static int
+ep_lvinfo(struct call *c)
+{
+	char path[300];
+	const char *argv[] = { "lvs", "-o", "vg_all,lv_all", "--separator", "|", path, NULL };
+
+	return lv_path_arg(c, 0, path, sizeof(path)) < 0 ? -1 : report(c, argv, 1, false, NULL);
+}
+
+static int
+ep_lvremove(struct call *c)
+{
+	char path[300];
+	const char *argv[] = { "lvremove", "-f", path, NULL };
+
+	if (lv_path_arg(c, 0, path, sizeof(path)) < 0 || report(c, argv, 3, false, NULL) < 0)
+		return -1;
+	mp_buf_reset(c->ret);
+	return mp_put_nil(c->ret);
+}
+
+static int
+ep_lvcreate(struct call *c)
+{
+	char sz[32], pre[32];
+	uint64_t size, prealloc = 0;
+	/* --yes: never prompt over an old signature (Nova bug 2129678). */
+	const char *argv[] = { "lvcreate", "--yes", "-L", sz, "-n", c->t.lv, c->t.vg, NULL, NULL,
+			       NULL };
+
+	if (arg_u64(c, 0, 1, UINT64_C(1) << 60, &size) < 0 ||
+	    arg_cstr(c, 1, c->t.lv, sizeof(c->t.lv)) < 0 ||
+	    arg_cstr(c, 2, c->t.vg, sizeof(c->t.vg)) < 0 || guard_lv(c, c->t.vg, c->t.lv) < 0 ||
+	    guard_lv_size(c, c->t.vg, size) < 0 ||
+	    (arg_get(c, 3) && arg_u64(c, 3, 1, size, &prealloc) < 0))
+		return -1;
+	snprintf(sz, sizeof(sz), "%llub", (unsigned long long)(prealloc ? prealloc : size));
+	if (prealloc) { /* Nova's sparse form: -L <prealloc>b --virtualsize <size>b */
+		snprintf(pre, sizeof(pre), "%llub", (unsigned long long)size);
+		argv[4] = "--virtualsize", argv[5] = pre, argv[6] = "-n", argv[7] = c->t.lv,
+		argv[8] = c->t.vg;
+	}
+	if (report(c, argv, 3, false, NULL) < 0)
+		return -1;
+	mp_buf_reset(c->ret);
+	return mp_put_nil(c->ret);
+}
+
+/* An allowed LV, or one of the policy's crypt mappings (an encrypted disk's path). */
+static int
+guard_block(struct call *c, const char *path)
+{
+	const char *name = strncmp(path, "/dev/mapper/", 12) == 0 ? path + 12 : NULL;
+	char why[384];
+
+	if (name && name_check_dm(name, why, sizeof(why)) == 0 && crypt_is_mapping(name)) {
+		snprintf(c->t.mapping, sizeof(c->t.mapping), "%s", name);
+		return guard_mapping(c, name);
+	}
+	return guard_device(c, path);
+}
+
+/* blockdev --getsize64, in-process. */
+static int
+ep_blockdev_size(struct call *c)
+{
+	const char *argv[] = { "blockdev", "--getsize64", c->t.device, NULL };
+	char out[32], err[400];
+	uint64_t size = 0;
+	int fd;
+
+	if (arg_cstr(c, 0, c->t.device, sizeof(c->t.device)) < 0)
+		return -1;
+	if (access(c->t.device, F_OK) < 0) { /* Nova turns this into VolumeBDMPathNotFound */
+		snprintf(err, sizeof(err), "blockdev: cannot open %s: %s\n", c->t.device, strerror(errno));
+		return pee(c, "", err, 1, argv);
+	}
+	if (guard_block(c, c->t.device) < 0)
+		return -1;
+	fd = open(c->t.device, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || ioctl(fd, BLKGETSIZE64, &size) < 0) {
+		snprintf(err, sizeof(err), "blockdev: %s: %s\n", c->t.device, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return pee(c, "", err, 1, argv);
+	}
+	close(fd);
+	snprintf(out, sizeof(out), "%llu\n", (unsigned long long)size);
+	mp_put_array(c->ret, 2), mp_put_str(c->ret, out);
+	return mp_put_str(c->ret, "");
+}
+
+/* One pass over the first size bytes: zeros, or random data as shred -n3 writes. */
+static int
+clear_pass(int fd, uint8_t *buf, uint64_t size, bool random_data)
+{
+	for (uint64_t off = 0; off < size;) {
+		size_t n = size - off < CLEAR_CHUNK ? (size_t)(size - off) : CLEAR_CHUNK;
+		ssize_t w;
+
+		if (random_data && getrandom(buf, n, 0) != (ssize_t)n)
+			return -1;
+		w = pwrite(fd, buf, n, (off_t)off);
+		if (w <= 0)
+			return -1;
+		off += (uint64_t)w;
+	}
+	return fdatasync(fd);
+}
+
+/* shred -n0 -z -s<size> (or -n3), in-process: no exec of shred. */
+static int
+ep_clear(struct call *c)
+{
+	char sz[32], err[400];
+	const char *argv[] = { "shred", "-n0", "-z", sz, c->t.device, NULL };
+	bool shred = arg_bool(c, 2, false);
+	uint64_t size, devsize = 0;
+	uint8_t *buf;
+	int fd, rc = 0;
+
+	if (arg_cstr(c, 0, c->t.device, sizeof(c->t.device)) < 0 ||
+	    arg_u64(c, 1, 0, UINT64_C(1) << 60, &size) < 0 || guard_device(c, c->t.device) < 0)
+		return -1;
+	snprintf(sz, sizeof(sz), "-s%llu", (unsigned long long)size);
+	if (shred)
+		argv[1] = "-n3", argv[2] = sz, argv[3] = c->t.device, argv[4] = NULL;
+	fd = open(c->t.device, O_WRONLY | O_CLOEXEC);
+	buf = calloc(1, CLEAR_CHUNK);
+	if (fd < 0 || !buf || ioctl(fd, BLKGETSIZE64, &devsize) < 0 || size > devsize)
+		rc = -1;
+	for (int pass = 0; rc == 0 && pass < (shred ? 3 : 1); pass++)
+		rc = clear_pass(fd, buf, size, shred);
+	if (rc < 0) {
+		snprintf(err, sizeof(err), "shred: %s: %s\n", c->t.device,
+			 size > devsize && fd >= 0 ? "size exceeds the device" : strerror(errno));
+		rc = pee(c, "", err, 1, argv);
+	} else
+		mp_put_nil(c->ret);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return rc;
+}
+
+/* cryptsetup's exit codes: 1 bad parameters, 4 wrong device, 5 exists or busy. */
+static int
+cryptsetup_code(int err)
+{
+	return err == ENOENT || err == ENODEV ? 4 : err == EEXIST || err == EBUSY ? 5 : 1;
+}
+
+/* A crypt failure, reported as the cryptsetup command Nova would have run. */
+static int
+crypt_pee(struct call *c, const char *const argv[])
+{
+	char err[ERR_MSG_MAX + 2];
+	int code = cryptsetup_code(c->err.errnum);
+
+	snprintf(err, sizeof(err), "%s\n", c->err.msg);
+	call_error_clear(&c->err);
+	return pee(c, "", err, code, argv);
+}
+
+/* The same key as `cryptsetup create --key-file=-` fed hexlify(key): a hashed passphrase. */
+static int
+ep_dmcrypt_create(struct call *c)
+{
+	char ks[32], cip[80];
+	const char *argv[] = { "cryptsetup", "create", c->t.mapping, c->t.device, cip, ks,
+			       "--key-file=-", NULL };
+	const struct mp_value *key = NULL;
+	struct crypt_req r = { .name = c->t.mapping, .device = c->t.device, .sector_size = 512 };
+	uint64_t bits;
+
+	if (arg_cstr(c, 0, c->t.mapping, sizeof(c->t.mapping)) < 0 ||
+	    arg_cstr(c, 1, c->t.device, sizeof(c->t.device)) < 0 ||
+	    arg_cstr(c, 2, c->t.cipher, sizeof(c->t.cipher)) < 0 || arg_u64(c, 3, 8, 4096, &bits) < 0)
+		return -1;
+	key = arg_get(c, 4);
+	snprintf(cip, sizeof(cip), "--cipher=%s", c->t.cipher);
+	snprintf(ks, sizeof(ks), "--key-size=%llu", (unsigned long long)bits);
+	r.cipher = c->t.cipher, r.key = key->v.bytes, r.key_len = key->len;
+	r.key_bits = c->t.key_size = (unsigned)bits, c->t.sector_size = 512;
+	r.passphrase_hash = policy_nova_hash(c->opt->policy);
+	if (guard_mapping(c, r.name) < 0 || guard_device(c, r.device) < 0 || guard_crypt(c, &r) < 0)
+		return -1;
+	if (crypt_mapping_exists(r.name))
+		call_fail(c, EXC_EXIST, EEXIST, "Device %s already exists.", r.name);
+	else if (crypt_plain_open(c, &r) == 0)
+		return mp_put_nil(c->ret);
+	return crypt_pee(c, argv);
+}
+
+static int
+ep_dmcrypt_delete(struct call *c)
+{
+	char target[200];
+	const char *argv[] = { "cryptsetup", "remove", target, NULL };
+	bool was_open;
+
+	const char *name;
+
+	if (arg_cstr(c, 0, target, sizeof(target)) < 0)
+		return -1;
+	name = strncmp(target, "/dev/mapper/", 12) ? target : target + 12;
+	if (strlen(name) >= sizeof(c->t.mapping))
+		return call_fail(c, EXC_VALUE, EINVAL, "target '%.64s...' is too long", name);
+	memcpy(c->t.mapping, name, strlen(name) + 1);
+	if (guard_mapping(c, c->t.mapping) < 0)
+		return -1;
+	if (!crypt_mapping_exists(c->t.mapping))
+		call_fail(c, EXC_NOENT, ENOENT, "Device %s is not active.", c->t.mapping);
+	else if (crypt_plain_close(c, c->t.mapping, false, &was_open) == 0)
+		return mp_put_nil(c->ret);
+	return crypt_pee(c, argv);
+}
+
+static const struct param p_vg[] = { { "vg", P_STR, false, false } };
+static const struct param p_path[] = { { "path", P_STR, false, false } };
+static const struct param p_lvcreate[] = {
+	{ "size", P_INT, false, false },
+	{ "lv", P_STR, false, false },
+	{ "vg", P_STR, false, false },
+	{ "preallocated", P_INT, true, true },
+};
+static const struct param p_clear[] = {
+	{ "path", P_STR, false, false },
+	{ "volume_size", P_INT, false, false },
+	{ "shred", P_BOOL, true, false },
+};
+static const struct param p_dmcrypt_create[] = {
+	{ "target", P_STR, false, false }, { "device", P_STR, false, false },
+	{ "cipher", P_STR, false, false }, { "key_size", P_INT, false, false },
+	{ "key", P_BIN, false, false },
+};
+static const struct param p_target[] = { { "target", P_STR, false, false } };
+
+#define EP(name, flags, params, fn) { name, flags, params, sizeof(params) / sizeof(params[0]), fn }
+#define MUT (EP_STORAGE | EP_MUTATES)
+
+const struct entrypoint nova_entrypoints[] = {
+	EP("nova.privsep.fs.vginfo", EP_STORAGE, p_vg, ep_vginfo),
+	EP("nova.privsep.fs.lvlist", EP_STORAGE, p_vg, ep_lvlist),
+	EP("nova.privsep.fs.lvinfo", EP_STORAGE, p_path, ep_lvinfo),
+	EP("nova.privsep.fs.blockdev_size", EP_STORAGE, p_path, ep_blockdev_size),
+	EP("nova.privsep.fs.lvcreate", MUT, p_lvcreate, ep_lvcreate),
+	EP("nova.privsep.fs.lvremove", MUT, p_path, ep_lvremove),
+	EP("nova.privsep.fs.clear", MUT, p_clear, ep_clear),
+	EP("nova.privsep.libvirt.dmcrypt_create_volume", MUT | EP_TAKES_KEY, p_dmcrypt_create,
+	   ep_dmcrypt_create),
+	EP("nova.privsep.libvirt.dmcrypt_delete_volume", MUT, p_target, ep_dmcrypt_delete),
+};
+const size_t nova_entrypoints_len = sizeof(nova_entrypoints) / sizeof(nova_entrypoints[0]);
