@@ -98,45 +98,45 @@ put_arg(struct mp_buf *b, const char *a)
 }
 
 static void
-print_value(const struct mp_value *v)
+print_value(FILE *f, const struct mp_value *v)
 {
 	switch (v->type) {
-	case MP_NIL: printf("null"); break;
-	case MP_BOOL: printf(v->v.b ? "true" : "false"); break;
-	case MP_INT: printf("%lld", (long long)v->v.i); break;
-	case MP_UINT: printf("%llu", (unsigned long long)v->v.u); break;
-	case MP_FLOAT: printf("%g", v->v.f); break;
+	case MP_NIL: fprintf(f, "null"); break;
+	case MP_BOOL: fprintf(f, v->v.b ? "true" : "false"); break;
+	case MP_INT: fprintf(f, "%lld", (long long)v->v.i); break;
+	case MP_UINT: fprintf(f, "%llu", (unsigned long long)v->v.u); break;
+	case MP_FLOAT: fprintf(f, "%g", v->v.f); break;
 	case MP_STR:
-		putchar('"');
+		fputc('"', f);
 		for (uint32_t k = 0; k < v->len; k++) {
 			unsigned char ch = v->v.bytes[k];
 			if (ch == '"' || ch == '\\')
-				printf("\\%c", ch);
+				fprintf(f, "\\%c", ch);
 			else if (ch < 0x20 || ch >= 0x7f)
-				printf("\\u%04x", ch);
+				fprintf(f, "\\u%04x", ch);
 			else
-				putchar(ch);
+				fputc(ch, f);
 		}
-		putchar('"');
+		fputc('"', f);
 		break;
-	case MP_BIN: printf("\"<%u bytes>\"", v->len); break;
+	case MP_BIN: fprintf(f, "\"<%u bytes>\"", v->len); break;
 	case MP_ARRAY:
 	case MP_MAP: {
 		bool map = v->type == MP_MAP;
-		putchar(map ? '{' : '[');
+		fputc(map ? '{' : '[', f);
 		for (uint32_t k = 0; k < v->len; k++) {
 			if (k)
-				printf(", ");
-			print_value(&v->v.items[map ? 2 * k : k]);
+				fprintf(f, ", ");
+			print_value(f, &v->v.items[map ? 2 * k : k]);
 			if (map) {
-				printf(": ");
-				print_value(&v->v.items[2 * k + 1]);
+				fprintf(f, ": ");
+				print_value(f, &v->v.items[2 * k + 1]);
 			}
 		}
-		putchar(map ? '}' : ']');
+		fputc(map ? '}' : ']', f);
 		break;
 	}
-	default: printf("?");
+	default: fprintf(f, "?");
 	}
 }
 
@@ -176,10 +176,15 @@ do_call(struct ec_client *c, int argc, char **argv)
 	if (ec_call_raw(c, argv[0], args.data, args.len, kwargs.data, kwargs.len, &r) < 0)
 		errx(1, "%s", c->err);
 	if (r.ok) {
-		print_value(r.value);
+		print_value(stdout, r.value);
 		putchar('\n');
 	} else {
-		fprintf(stderr, "error: %s: %s\n", r.exc, ec_reply_message(&r, msg, sizeof(msg)));
+		fprintf(stderr, "error: %s: %s", r.exc, ec_reply_message(&r, msg, sizeof(msg)));
+		if (r.exc_args && r.exc_args->len > 1) { /* errno, or stdout/stderr/exit/cmd */
+			fprintf(stderr, " ");
+			print_value(stderr, r.exc_args);
+		}
+		fprintf(stderr, "\n");
 		rc = 1;
 	}
 	ec_reply_free(&r);

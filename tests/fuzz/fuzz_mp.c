@@ -74,6 +74,20 @@ in_frame(const struct mp_frame *f, const struct mp_value *v)
 	return v >= f->vals && v < f->vals + f->nvals;
 }
 
+/* A message we built decodes and parses as `kind`. */
+static void
+check_reply(const struct mp_buf *b, uint64_t kind)
+{
+	struct mp_frame *g = NULL;
+	struct ps_msg m;
+	enum mp_status st = mp_decode(b->data, b->len, &roomy, &g);
+
+	CHECK(!b->overflow, "reply builder overflowed");
+	CHECK(st == MP_OK, "a built reply does not decode: %s", mp_status_str(st));
+	CHECK(ps_parse(g->root, &m) == PS_OK && m.kind == kind, "a built reply does not parse");
+	mp_frame_free(g);
+}
+
 static void
 check_envelope(const struct mp_frame *f)
 {
@@ -105,10 +119,24 @@ check_envelope(const struct mp_frame *f)
 	case PS_PONG: break;
 	default: CHECK(0, "ps_parse accepted kind %llu", (unsigned long long)m.kind);
 	}
-	/* The reply builders take any msgid the parser accepted. */
+	/* The reply builders take any msgid the parser accepted, and what they build parses. */
 	mp_buf_init(&b, 1u << 16);
 	CHECK(ps_pong(&b, m.msgid) == 0, "ps_pong");
+	check_reply(&b, PS_PONG);
+	mp_buf_reset(&b);
+	CHECK(ps_ret_raw(&b, m.msgid, f->bytes, f->len) == 0, "ps_ret_raw");
+	check_reply(&b, PS_RET);
 	mp_buf_free(&b);
+	if (m.msgid->type == MP_STR && m.msgid->len < 64) {
+		char id[64];
+
+		memcpy(id, m.msgid->v.bytes, m.msgid->len);
+		id[m.msgid->len] = '\0';
+		mp_buf_init(&b, 1u << 16);
+		CHECK(ps_ping(&b, id) == 0, "ps_ping");
+		check_reply(&b, PS_PING);
+		mp_buf_free(&b);
+	}
 }
 
 static void
@@ -229,6 +257,17 @@ check_stream(const uint8_t *data, size_t size, enum mp_status whole, const struc
 			      mp_status_str(st), mp_status_str(whole));
 		if (st == MP_E_TOO_BIG || st == MP_E_TOO_MANY) {
 			CHECK(r.msgid_len <= MP_MAX_MSGID, "msgid_len");
+			if (r.msgid_known) {
+				/* what serve.c answers: the raw id must make a well-formed ERR */
+				struct mp_buf b;
+
+				mp_buf_init(&b, 4096);
+				CHECK(ps_err_msg_rawid(&b, r.msgid, r.msgid_len, "builtins.ValueError",
+						       mp_status_str(st)) == 0,
+				      "ps_err_msg_rawid");
+				check_reply(&b, PS_ERR);
+				mp_buf_free(&b);
+			}
 #ifndef FUZZ_RELAXED
 			CHECK(!(st == prev && r.pos == prev_pos && r.len == prev_len &&
 				r.items == prev_items),

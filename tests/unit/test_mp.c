@@ -176,6 +176,17 @@ expect_status(const struct bytes *b, const struct mp_limits *lim, enum mp_status
 		     mp_status_str(want), why, mp_status_str(st));
 }
 
+/* As expect_status, but the test goes on (and frees) after a failure: for open bugs. */
+static void
+expect_status_soft(const struct bytes *b, const struct mp_limits *lim, enum mp_status want,
+		   const char *why)
+{
+	enum mp_status st = decode_status(b->d, b->n, lim);
+
+	cr_expect_eq(st, want, "mp_decode(%s) must fail with '%s' (%s), got '%s'", hexs(b->d, b->n),
+		     mp_status_str(want), why, mp_status_str(st));
+}
+
 /* Structural equality; doubles are compared bit for bit (NaN, -0.0). */
 static bool
 value_eq(const struct mp_value *a, const struct mp_value *b)
@@ -489,12 +500,15 @@ check_sized(bool bin, size_t n, const char *hdr_hex)
 	struct mp_buf b;
 	struct mp_frame *f;
 	struct mp_limits lim = limits(1u << 20, 1u << 16, MP_MAX_DEPTH);
+	const uint8_t *src;
 
 	for (size_t k = 0; k < n; k++)
 		b_byte(&payload, (uint8_t)(k * 7 + 1));
 	b_add(&want, payload.d, payload.n);
 	mp_buf_init(&b, 1u << 20);
-	cr_assert_eq(bin ? mp_put_bin(&b, payload.d, n) : mp_put_strn(&b, payload.d, n), 0,
+	/* a real pointer even for 0 bytes: NULL is tested in empty_from_null */
+	src = n ? payload.d : (const uint8_t *)"";
+	cr_assert_eq(bin ? mp_put_bin(&b, src, n) : mp_put_strn(&b, src, n), 0,
 		     "mp_put_%s(%zu bytes)", bin ? "bin" : "strn", n);
 	cr_assert(b.len == want.n && memcmp(b.data, want.d, want.n) == 0,
 		  "%s of %zu bytes must encode with header %s, got %s", bin ? "bin" : "str", n,
@@ -532,6 +546,29 @@ Test(mp_roundtrip, bin_every_width)
 	check_sized(true, 256, "c50100");
 	check_sized(true, 65535, "c5ffff");
 	check_sized(true, 65536, "c600010000");
+}
+
+/*
+ * Empty str/bin/raw from a NULL pointer, a usual way to say "no bytes":
+ * buf_write() (mp_encode.c:39) still calls memcpy(dst, NULL, 0), which is
+ * undefined behaviour; UBSan (check-asan, -fno-sanitize-recover) aborts.
+ * dispatch.c replies with ps_ret_raw(out, id, ret.data, ret.len), where
+ * ret.data is NULL if a handler wrote nothing.
+ */
+Test(mp_roundtrip, empty_from_null)
+{
+	struct mp_buf b;
+
+	mp_buf_init(&b, 64);
+	cr_assert_eq(mp_put_bin(&b, NULL, 0), 0, "mp_put_bin(NULL, 0)");
+	cr_assert_eq(mp_put_strn(&b, NULL, 0), 0, "mp_put_strn(NULL, 0)");
+	cr_assert_eq(mp_put_raw(&b, NULL, 0), 0, "mp_put_raw(NULL, 0)");
+	assert_buf_hex(&b, "c400 a0", "empty bin and str");
+	mp_buf_free(&b);
+	mp_buf_init(&b, 64);
+	cr_assert_eq(mp_put_raw(&b, NULL, 0), 0, "mp_put_raw(NULL, 0) on an empty buffer");
+	cr_assert_eq(b.len, 0);
+	mp_buf_free(&b);
 }
 
 Test(mp_roundtrip, str_invalid_utf8_and_nul_pass_through)
@@ -1036,6 +1073,7 @@ Test(golden, oob_log)
 	cr_assert(lv && lv->type == MP_ARRAY && lv->len == 0, "args is []");
 	mp_frame_free(f);
 	mp_buf_free(&b);
+	b_free(&log);
 }
 
 Test(golden, err_builders)
@@ -1183,7 +1221,7 @@ Test(malformed, depth_33_with_empty_innermost)
 	struct bytes deep = nested_arrays(32, "90"), ok = nested_arrays(31, "90");
 
 	expect_status(&ok, NULL, MP_OK, "32 nested arrays, innermost empty");
-	expect_status(&deep, NULL, MP_E_TOO_DEEP, "33 nested arrays, innermost empty");
+	expect_status_soft(&deep, NULL, MP_E_TOO_DEEP, "33 nested arrays, innermost empty");
 	b_free(&deep);
 	b_free(&ok);
 }
@@ -1214,8 +1252,8 @@ Test(malformed, str32_declaring_2gib_too_big)
 	struct bytes top = from_hex("db80000000 616263"),
 		     call = from_hex("92 a1 31 94 03 a1 78 91 db80000000 616263");
 
-	expect_status(&top, NULL, MP_E_TOO_BIG, "str32 declaring 2 GiB at the top level");
-	expect_status(&call, NULL, MP_E_TOO_BIG, "str32 declaring 2 GiB inside a CALL");
+	expect_status_soft(&top, NULL, MP_E_TOO_BIG, "str32 declaring 2 GiB at the top level");
+	expect_status_soft(&call, NULL, MP_E_TOO_BIG, "str32 declaring 2 GiB inside a CALL");
 	b_free(&top);
 	b_free(&call);
 }
@@ -1316,7 +1354,7 @@ Test(malformed, too_many_array32_declared)
 {
 	struct bytes arr32 = from_hex("dd ffffffff c0");
 
-	expect_status(&arr32, NULL, MP_E_TOO_MANY, "array32 declaring 2^32-1 items");
+	expect_status_soft(&arr32, NULL, MP_E_TOO_MANY, "array32 declaring 2^32-1 items");
 	b_free(&arr32);
 }
 
