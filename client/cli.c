@@ -141,14 +141,10 @@ print_value(FILE *f, const struct mp_value *v)
 }
 
 static void
-drop_to(const char *user)
+drop_to(const struct passwd *pw)
 {
-	struct passwd *pw = getpwnam(user);
-
-	if (!pw)
-		errx(2, "--as-user: no user '%s'", user);
 	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
-		err(2, "dropping to %s", user);
+		err(2, "dropping to %s", pw->pw_name);
 }
 
 static int
@@ -240,6 +236,7 @@ main(int argc, char **argv)
 	};
 	char *helper_argv[MAX_HELPER_ARGS + 2] = { "/usr/local/sbin/ephcrypt-helper" };
 	const char *as_user = NULL;
+	struct passwd *pw;
 	struct ec_client c;
 	int nha = 1, ch, rc;
 
@@ -256,10 +253,13 @@ main(int argc, char **argv)
 	argc -= optind, argv += optind;
 	if (argc < 1)
 		errx(2, "missing command: call, ping or bench");
-	if (ec_spawn(&c, helper_argv) < 0)
+	pw = as_user ? getpwnam(as_user) : NULL;
+	if (as_user && !pw)
+		errx(2, "--as-user: no user '%s'", as_user);
+	if (ec_spawn_for(&c, helper_argv, pw ? pw->pw_uid : (uid_t)-1, pw ? pw->pw_gid : (gid_t)-1) < 0)
 		err(1, "starting %s", helper_argv[0]);
-	if (as_user)
-		drop_to(as_user); /* the helper keeps root; this side speaks unprivileged */
+	if (pw)
+		drop_to(pw); /* the helper keeps root; this side speaks unprivileged */
 	if (strcmp(argv[0], "ping") == 0)
 		rc = ec_ping(&c) == 0 ? (puts("pong"), 0) : 1;
 	else if (strcmp(argv[0], "bench") == 0 && argc == 2)

@@ -12,6 +12,8 @@
 
 #define HELPER_FD 3
 
+static int spawn_on(struct ec_client *c, char *const helper_argv[], int sv[2]);
+
 int
 ec_attach(struct ec_client *c, int fd)
 {
@@ -20,14 +22,41 @@ ec_attach(struct ec_client *c, int fd)
 	return mp_reader_init(&c->rd, NULL);
 }
 
+/*
+ * The helper reads the caller's identity with SO_PEERCRED, which for a
+ * socketpair is whoever created it: create it as the caller (uid/gid), then
+ * spawn the helper with the launcher's own privileges.
+ */
+int
+ec_spawn_for(struct ec_client *c, char *const helper_argv[], uid_t uid, gid_t gid)
+{
+	int sv[2], rc;
+
+	if (uid == (uid_t)-1)
+		return ec_spawn(c, helper_argv);
+	if (setegid(gid) < 0 || seteuid(uid) < 0)
+		return -1;
+	rc = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+	if (seteuid(0) < 0 || setegid(0) < 0 || rc < 0)
+		return -1;
+	return spawn_on(c, helper_argv, sv);
+}
+
 int
 ec_spawn(struct ec_client *c, char *const helper_argv[])
 {
 	int sv[2];
-	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -1;
+	return spawn_on(c, helper_argv, sv);
+}
+
+static int
+spawn_on(struct ec_client *c, char *const helper_argv[], int sv[2])
+{
+	pid_t pid;
+
 	pid = fork();
 	if (pid < 0)
 		return -1;

@@ -29,6 +29,8 @@ struct ec_reply {
 
 /* Spawn argv[0..] with "--fd N" appended; the helper end is fd N in the child. */
 int ec_spawn(struct ec_client *c, char *const helper_argv[]);
+/* The same, with the socketpair created as uid/gid (the identity the helper sees). */
+int ec_spawn_for(struct ec_client *c, char *const helper_argv[], uid_t uid, gid_t gid);
 int ec_attach(struct ec_client *c, int fd);
 int ec_close(struct ec_client *c); /* SHUT_WR, drain, wait: returns helper exit status */
 /* Send a CALL whose args/kwargs the caller already encoded (array + map). */

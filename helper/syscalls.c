@@ -44,12 +44,12 @@ static const char *const files[] = {
 	"chown",     /* libdevmapper, without udev: the /dev/mapper node's group */
 	"faccessat",
 	"faccessat2",
+	"fadvise64",
 	"fchdir",
 	"fchmod",
 	"fchmodat",
 	"fchown",
 	"fchownat",
-	"fadvise64",
 	"fdatasync", /* the audit record reaches the disk before the reply */
 	"flock",     /* LVM's metadata locks */
 	"fstat",

@@ -312,7 +312,8 @@ Test(sandbox, mounts_are_killed, .init = require_seccomp)
 Test(sandbox, namespaces_are_killed, .init = require_seccomp)
 {
 	/* CLONE_THREAD without CLONE_SIGHAND: EINVAL, should the filter let it through. */
-#define CLONE_NS(flag) CALL(clone, "a new namespace: " #flag, flag | CLONE_THREAD, 0, 0, 0, 0)
+#define CLONE_NS(flag)                                                                      \
+	{ "clone(" #flag " | CLONE_THREAD)", "a new namespace", SYS_clone, { flag | CLONE_THREAD }, 0 }
 	static const struct probe calls[] = {
 		CALL(unshare, "new namespaces", -1),
 		CALL(setns, "enters other namespaces", BADFD, 0),
@@ -490,8 +491,8 @@ Test(sandbox, errno_answers, .init = require_seccomp)
 			   0, 0),
 		ERRNO_CALL(EAFNOSUPPORT, socket, "libcryptsetup copes without the crypto API",
 			   AF_ALG, -1, 0),
-		ERRNO_CALL(ENOTTY, ioctl, "LVM asks every disk whether it is a floppy", BADFD,
-			   0x0215 /* FDGETFDCSTAT */, 0),
+		ERRNO_CALL(ENOTTY, ioctl, "FDGETFDCSTAT: LVM asks every disk if it is a floppy",
+			   BADFD, 0x0215, 0),
 	};
 	char why[160];
 
