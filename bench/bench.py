@@ -377,8 +377,8 @@ def main():
         sys.stdout.flush()
     print()
     for s in (eph, ps):
-        if s.reply != "0.1.0" and s is ps:
-            raise BenchError("privsep-helper noop returned %r" % (s.reply,))
+        if not isinstance(s.reply, str) or not s.reply:
+            raise BenchError("%s: %s returned %r" % (s.label, s.call_name, s.reply))
     print("round trips and memory ...")
     eph.round_trips_and_memory(args.calls)
     ps.round_trips_and_memory(args.calls)

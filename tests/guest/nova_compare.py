@@ -178,7 +178,8 @@ def lvm_sequence(rec, conf, vg, uuid):
     from nova.virt.libvirt.storage import lvm
 
     disk, local, swap = uuid + '_disk', uuid + '_disk.local', uuid + '_disk.swap'
-    dev = {n: '/dev/%s/%s' % (vg, n) for n in (disk, local, swap)}
+    dev = {'disk': '/dev/%s/%s' % (vg, disk), 'local': '/dev/%s/%s' % (vg, local),
+           'swap': '/dev/%s/%s' % (vg, swap)}
     missing = '/dev/%s/%s_disk.eph9' % (vg, uuid)
 
     rec.call('vg_info.before', lvm.get_volume_group_info, vg)
@@ -194,35 +195,35 @@ def lvm_sequence(rec, conf, vg, uuid):
     rec.call('list_volumes.vg', lvm.list_volumes, vg)
     rec.call('list_volumes.dev_vg', lvm.list_volumes, '/dev/' + vg)
     rec.call('raw.lvlist', fs.lvlist, '/dev/' + vg)
-    rec.call('volume_info.disk', lvm.volume_info, dev[disk])
-    rec.call('raw.lvinfo.disk', fs.lvinfo, dev[disk])
+    rec.call('volume_info.disk', lvm.volume_info, dev['disk'])
+    rec.call('raw.lvinfo.disk', fs.lvinfo, dev['disk'])
     rec.call('raw.lvinfo.missing', fs.lvinfo, missing)
-    rec.call('get_volume_size.disk', lvm.get_volume_size, dev[disk])
-    rec.call('get_volume_size.swap', lvm.get_volume_size, dev[swap])
+    rec.call('get_volume_size.disk', lvm.get_volume_size, dev['disk'])
+    rec.call('get_volume_size.swap', lvm.get_volume_size, dev['swap'])
     rec.call('get_volume_size.missing', lvm.get_volume_size, missing)
-    rec.call('raw.blockdev_size.disk', fs.blockdev_size, dev[disk])
+    rec.call('raw.blockdev_size.disk', fs.blockdev_size, dev['disk'])
     rec.call('raw.blockdev_size.missing', fs.blockdev_size, missing)
 
     # volume_clear = zero, limited to volume_clear_size, then the whole LV.
-    write_pattern(dev[disk], (0, MIB, 63 * MIB))
+    write_pattern(dev['disk'], (0, MIB, 63 * MIB))
     conf.set_override('volume_clear_size', 1, group='libvirt')
-    rec.call('clear_volume.zero_1MiB', lvm.clear_volume, dev[disk])
+    rec.call('clear_volume.zero_1MiB', lvm.clear_volume, dev['disk'])
     rec.fact('clear_volume.zero_1MiB.data',
-             [classify(dev[disk], o) for o in (0, MIB, 63 * MIB)])
+             [classify(dev['disk'], o) for o in (0, MIB, 63 * MIB)])
     conf.set_override('volume_clear_size', 0, group='libvirt')
-    rec.call('clear_volume.zero_all', lvm.clear_volume, dev[disk])
+    rec.call('clear_volume.zero_all', lvm.clear_volume, dev['disk'])
     rec.fact('clear_volume.zero_all.data',
-             [classify(dev[disk], o, 16 * MIB) for o in range(0, 64 * MIB, 16 * MIB)])
+             [classify(dev['disk'], o, 16 * MIB) for o in range(0, 64 * MIB, 16 * MIB)])
     # volume_clear = shred: three passes of random data.
-    write_pattern(dev[swap], range(0, 8 * MIB, MIB))
+    write_pattern(dev['swap'], range(0, 8 * MIB, MIB))
     conf.set_override('volume_clear', 'shred', group='libvirt')
-    rec.call('clear_volume.shred', lvm.clear_volume, dev[swap])
-    rec.fact('clear_volume.shred.data', [classify(dev[swap], o) for o in range(0, 8 * MIB, MIB)])
+    rec.call('clear_volume.shred', lvm.clear_volume, dev['swap'])
+    rec.fact('clear_volume.shred.data', [classify(dev['swap'], o) for o in range(0, 8 * MIB, MIB)])
     # volume_clear = none: nothing is called, nothing changes.
-    write_pattern(dev[local], (0,))
+    write_pattern(dev['local'], (0,))
     conf.set_override('volume_clear', 'none', group='libvirt')
-    rec.call('clear_volume.none', lvm.clear_volume, dev[local])
-    rec.fact('clear_volume.none.data', classify(dev[local], 0))
+    rec.call('clear_volume.none', lvm.clear_volume, dev['local'])
+    rec.fact('clear_volume.none.data', classify(dev['local'], 0))
     conf.set_override('volume_clear', 'zero', group='libvirt')
     rec.call('clear_volume.missing', lvm.clear_volume, missing)
     return dev, missing
@@ -231,8 +232,9 @@ def lvm_sequence(rec, conf, vg, uuid):
 def dmcrypt_sequence(rec, conf, dev, key):
     from nova.privsep import libvirt as plibvirt
     from nova.virt.libvirt.storage import dmcrypt
+    from nova.virt.libvirt.storage import lvm
 
-    lv_path = sorted(dev.values())[0]   # <uuid>_disk
+    lv_path = dev['disk']
     name = dmcrypt.volume_name(os.path.basename(lv_path))
     mapper = '/dev/mapper/' + name
     enc = conf.ephemeral_storage_encryption
@@ -242,8 +244,7 @@ def dmcrypt_sequence(rec, conf, dev, key):
     rec.fact('dmcrypt.create_volume.exists', os.path.exists(mapper))
     rec.fact('dmcrypt.table', dm_table(name))
     rec.call('dmcrypt.list_volumes', dmcrypt.list_volumes)
-    rec.call('get_volume_size.mapper', __import__(
-        'nova.virt.libvirt.storage.lvm', fromlist=['lvm']).get_volume_size, mapper)
+    rec.call('get_volume_size.mapper', lvm.get_volume_size, mapper)
     rec.call('dmcrypt.create_volume.again', dmcrypt.create_volume, name, lv_path, enc.cipher,
              enc.key_size, key)
     rec.call('dmcrypt.delete_volume.name', dmcrypt.delete_volume, name)
@@ -261,7 +262,7 @@ def dmcrypt_sequence(rec, conf, dev, key):
 
 def remove_sequence(rec, vg, dev, missing):
     from nova.virt.libvirt.storage import lvm
-    rec.call('remove_volumes', lvm.remove_volumes, sorted(dev.values()))
+    rec.call('remove_volumes', lvm.remove_volumes, [dev['disk'], dev['local'], dev['swap']])
     rec.call('remove_volumes.missing', lvm.remove_volumes, [missing])
     rec.call('list_volumes.after_remove', lvm.list_volumes, vg)
     rec.call('vg_info.after_remove', lvm.get_volume_group_info, vg)
