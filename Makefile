@@ -72,10 +72,12 @@ $(B)/%.o: %.c $(wildcard protocol/*.h helper/*.h client/*.h) | deps
 	@$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 $(B)/libephcrypt-proto.a: $(PROTO_OBJS)
-	ar rcs $@ $^
+	@echo "  AR      $@"
+	@ar rcs $@ $^
 
 $(B)/ephcrypt-helper: $(HELPER_OBJS) $(B)/libephcrypt-proto.a
-	$(CC) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) -lpthread
+	@echo "  CCLD    $@"
+	@$(CC) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) -lpthread
 
 # The reviewer's tool: its own main, json-c and libcrypto only.
 $(B)/ephcrypt-audit: tools/ephcrypt-audit.c | deps
@@ -85,12 +87,14 @@ $(B)/ephcrypt-audit: tools/ephcrypt-audit.c | deps
 		$(shell pkg-config --libs json-c libcrypto)
 
 $(B)/ephcrypt-client: $(B)/client/client.o $(B)/client/cli.o $(B)/libephcrypt-proto.a
-	$(CC) $(LDHARDEN) -o $@ $^
+	@echo "  CCLD    $@"
+	@$(CC) $(LDHARDEN) -o $@ $^
 
 # --- tests -----------------------------------------------------------------
 $(B)/tests/test_%: tests/unit/test_%.c $(B)/libephcrypt-proto.a $(HELPER_OBJS) | deps-test
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -Wno-missing-prototypes $(LDHARDEN) -o $@ $< \
+	@echo "  CCLD    $@"
+	@$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -Wno-missing-prototypes $(LDHARDEN) -o $@ $< \
 		$(filter-out $(B)/helper/main.o,$(HELPER_OBJS)) $(B)/libephcrypt-proto.a \
 		$(PKG_LIBS) -lcriterion -lpthread
 

@@ -295,7 +295,7 @@ def report(eph, ps, c_res, args):
     p50, p99 = percentile(ps.rt_us, 0.50), percentile(ps.rt_us, 0.99)
     rows = [
         ("cold start to first reply (median)", fmt_ms(eph_cold), fmt_ms(ps_cold),
-         "%.0fx" % ratio(ps_cold, eph_cold)),
+         "%.1fx" % ratio(ps_cold, eph_cold)),
         ("  min .. max over %d starts" % args.starts,
          "%s .. %s" % (fmt_ms(min(eph.cold_ms)), fmt_ms(max(eph.cold_ms))),
          "%s .. %s" % (fmt_ms(min(ps.cold_ms)), fmt_ms(max(ps.cold_ms))), ""),
@@ -323,7 +323,7 @@ def report(eph, ps, c_res, args):
     goals = [
         (ratio(ps_cold, eph_cold) >= GOALS["cold_start_ratio"],
          "cold start >= %gx faster than privsep-helper" % GOALS["cold_start_ratio"],
-         "%.0fx" % ratio(ps_cold, eph_cold)),
+         "%.1fx" % ratio(ps_cold, eph_cold)),
         (eph.mem["Pss"] * GOALS["pss_ratio"] <= ps.mem["Pss"],
          "PSS <= 1/%g of privsep-helper's" % GOALS["pss_ratio"],
          "1/%.1f" % ratio(ps.mem["Pss"], eph.mem["Pss"])),

@@ -69,7 +69,8 @@ spawn_on(struct ec_client *c, char *const helper_argv[], int sv[2])
 		argv[n++] = "--fd";
 		argv[n++] = "3";
 		argv[n] = NULL;
-		if (dup2(sv[1], HELPER_FD) < 0) /* dup2 clears CLOEXEC on the copy */
+		/* dup2 clears CLOEXEC on a copy, but is a no-op if the end already is fd 3. */
+		if (sv[1] == HELPER_FD ? fcntl(HELPER_FD, F_SETFD, 0) < 0 : dup2(sv[1], HELPER_FD) < 0)
 			_exit(127);
 		execv(argv[0], argv);
 		_exit(127);

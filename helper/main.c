@@ -53,6 +53,15 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* A closed 0, 1 or 2 would be reused by the next open (say, the audit log) and clobbered later. */
+static void
+standard_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			_exit(1);
+}
+
 static void __attribute__((noreturn))
 usage(int status)
 {
@@ -253,6 +262,7 @@ main(int argc, char **argv)
 	struct options opt;
 	int fd;
 
+	standard_fds();
 	parse_args(argc, argv, &opt);
 	if (opt.check_policy)
 		return check_policy(opt.check_policy);

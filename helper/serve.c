@@ -194,7 +194,7 @@ drain(struct channel *ch, struct mp_reader *r)
 				return -1;
 			continue;
 		}
-		if (st == MP_E_TOO_BIG || st == MP_E_TOO_MANY) {
+		if (st == MP_E_TOO_BIG || st == MP_E_TOO_MANY || st == MP_E_TOO_DEEP) {
 			if (on_limit(ch, r, st) < 0)
 				return -1;
 			continue;

@@ -81,12 +81,14 @@ struct mp_reader {
 	uint8_t *buf;
 	size_t cap, len; /* buffered bytes of the current message (and beyond) */
 	size_t pos;	 /* bytes of complete items scanned so far */
-	size_t items;
+	size_t items;	 /* items scanned */
+	size_t declared; /* items announced so far below the root */
 	unsigned depth;
 	uint32_t remaining[MP_MAX_DEPTH + 1];
 	/* Over-limit handling: skip the rest of the message without buffering it. */
 	bool discarding;
-	uint64_t skip; /* payload bytes still to drop */
+	uint64_t skip;	  /* payload bytes still to drop */
+	uint64_t pending; /* items still to drop */
 	size_t discarded;
 	enum mp_status discard_reason;
 	/* Raw encoding of the current message's msgid, once it has been scanned;
@@ -107,10 +109,10 @@ void mp_reader_free(struct mp_reader *r);
 uint8_t *mp_reader_space(struct mp_reader *r, size_t *room);
 void mp_reader_commit(struct mp_reader *r, size_t n);
 /*
- * Next complete message. MP_E_TOO_BIG and MP_E_TOO_MANY leave the reader in
- * sync: it drops the rest of that message as it arrives, and msgid_known
- * says whether an error reply can be addressed. Every other error is fatal
- * to the stream.
+ * Next complete message. MP_E_TOO_BIG, MP_E_TOO_MANY and MP_E_TOO_DEEP leave
+ * the reader in sync: it drops the rest of that message as it arrives, and
+ * msgid_known says whether an error reply can be addressed. Every other error
+ * is fatal to the stream.
  */
 enum mp_status mp_reader_next(struct mp_reader *r, struct mp_frame **out);
 /* Call at end of stream: MP_EOF if clean, MP_E_TRUNCATED otherwise. */

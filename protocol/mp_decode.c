@@ -185,11 +185,13 @@ scan_reset(struct mp_reader *r)
 {
 	r->pos = 0;
 	r->items = 0;
+	r->declared = 0; /* the root is not counted */
 	r->depth = 0;
 	r->remaining[0] = 1;
 	r->discarding = false;
 	r->skip = 0;
 	r->discarded = 0;
+	r->pending = 0;
 	r->msgid_pending = false;
 	r->msgid_len = 0;
 	r->msgid_known = false;
@@ -205,6 +207,8 @@ mp_reader_init(struct mp_reader *r, const struct mp_limits *lim)
 		mp_limits_default(&r->lim);
 	if (r->lim.max_depth > MP_MAX_DEPTH)
 		r->lim.max_depth = MP_MAX_DEPTH;
+	if (r->lim.max_items > UINT32_MAX)
+		r->lim.max_items = UINT32_MAX;
 	if (r->lim.max_message < 64)
 		r->lim.max_message = 64;
 	r->cap = READ_CHUNK_MIN < r->lim.max_message ? READ_CHUNK_MIN : r->lim.max_message;
@@ -287,12 +291,20 @@ maybe_capture_msgid(struct mp_reader *r)
 	}
 }
 
+/*
+ * Over a limit: drop the rest of the message as it arrives. Discarding needs
+ * no stack, only the number of items still to come, so even an over-deep
+ * message can be skipped and the stream stays in sync.
+ */
 static void
 start_discard(struct mp_reader *r, enum mp_status why)
 {
 	r->discarding = true;
 	r->discard_reason = why;
 	r->msgid_pending = false; /* its bytes may be dropped from now on */
+	r->pending = 0;
+	for (unsigned d = 0; d <= r->depth; d++)
+		r->pending += r->remaining[d];
 }
 
 /* In discard mode, forget scanned bytes and drop payload still to come. */
@@ -310,6 +322,29 @@ discard_scanned(struct mp_reader *r)
 	r->discarded += drop;
 }
 
+/* Discard mode: step over one item's header and as much payload as is here. */
+static enum mp_status
+skip_item(struct mp_reader *r)
+{
+	size_t avail = r->len - r->pos;
+	struct hdr h;
+	enum hdr_result hr = header(r->buf + r->pos, avail, &h);
+
+	if (hr == HDR_BAD)
+		return MP_E_BAD_BYTE;
+	if (hr == HDR_SHORT)
+		return MP_NEED_MORE;
+	if (h.payload > avail - h.size) {
+		r->skip = h.payload - (avail - h.size);
+		r->pos = r->len;
+	} else {
+		r->pos += h.size + (size_t)h.payload;
+	}
+	r->pending += h.count;
+	r->pending--;
+	return MP_OK;
+}
+
 /* Advance over one complete item. Returns MP_OK, MP_NEED_MORE or an error. */
 static enum mp_status
 scan_item(struct mp_reader *r)
@@ -322,25 +357,22 @@ scan_item(struct mp_reader *r)
 		return MP_E_BAD_BYTE;
 	if (hr == HDR_SHORT)
 		return MP_NEED_MORE;
-	if (h.count && r->depth + 1 > r->lim.max_depth)
-		return MP_E_TOO_DEEP;
-	if (h.count > UINT32_MAX)
-		return MP_E_TOO_MANY; /* map32 pairs x 2: cannot be tracked, cannot be valid */
-	if (!r->discarding && h.payload > r->lim.max_message - r->pos - h.size)
-		start_discard(r, MP_E_TOO_BIG);
-	if (!r->discarding && h.count > r->lim.max_items - r->items)
-		start_discard(r, MP_E_TOO_MANY);
-	if (r->discarding && h.payload > avail - h.size) {
-		r->skip = h.payload - (avail - h.size);
-		r->pos = r->len;
-	} else if (h.size + h.payload > avail) {
-		return MP_NEED_MORE;
-	} else {
-		r->pos += h.size + (size_t)h.payload;
+	if ((h.type == MP_ARRAY || h.type == MP_MAP) && r->depth + 1 > r->lim.max_depth) {
+		start_discard(r, MP_E_TOO_DEEP);
+		return MP_OK; /* the same item is read again, in discard mode */
 	}
+	/* Items declared so far, read or not: the decoded tree's size, known in advance. */
+	if (h.payload > r->lim.max_message - r->pos - h.size || h.count > r->lim.max_items - r->declared) {
+		start_discard(r, h.count ? MP_E_TOO_MANY : MP_E_TOO_BIG);
+		return MP_OK;
+	}
+	if (h.size + h.payload > avail)
+		return MP_NEED_MORE;
+	r->pos += h.size + (size_t)h.payload;
 	r->items++;
+	r->declared += h.count;
 	r->remaining[r->depth]--;
-	if (r->items == 1 && h.type == MP_ARRAY && h.len == 2 && !r->discarding) {
+	if (r->items == 1 && h.type == MP_ARRAY && h.len == 2) {
 		r->msgid_pending = true;
 		r->msgid_start = r->pos;
 	}
@@ -349,6 +381,17 @@ scan_item(struct mp_reader *r)
 		r->remaining[r->depth] = (uint32_t)h.count;
 	}
 	return MP_OK;
+}
+
+static bool
+complete(struct mp_reader *r)
+{
+	if (r->discarding)
+		return r->pending == 0 && r->skip == 0;
+	while (r->depth > 0 && r->remaining[r->depth] == 0)
+		r->depth--;
+	maybe_capture_msgid(r);
+	return r->depth == 0 && r->remaining[0] == 0;
 }
 
 /* Scan until the message is complete; MP_OK means buf[0..pos) holds it. */
@@ -360,15 +403,12 @@ scan(struct mp_reader *r)
 	if (r->discarding)
 		discard_scanned(r);
 	while (st == MP_OK) {
-		while (r->depth > 0 && r->remaining[r->depth] == 0)
-			r->depth--;
-		maybe_capture_msgid(r);
-		if (r->depth == 0 && r->remaining[0] == 0)
-			return MP_OK;
-		if (r->skip)
+		if (r->skip) /* payload of the last item still to come */
 			st = MP_NEED_MORE;
+		else if (complete(r))
+			return MP_OK;
 		else
-			st = scan_item(r);
+			st = r->discarding ? skip_item(r) : scan_item(r);
 	}
 	if (st == MP_NEED_MORE && r->discarding)
 		discard_scanned(r);
@@ -510,8 +550,8 @@ mp_decode(const uint8_t *data, size_t len, const struct mp_limits *lim, struct m
 		off += n;
 		st = mp_reader_next(&r, out);
 	} while (st == MP_NEED_MORE && off < len);
-	if (st == MP_NEED_MORE)
-		st = MP_E_TRUNCATED;
+	if (st == MP_NEED_MORE) /* a limit already broken beats running out of input */
+		st = r.discarding ? r.discard_reason : MP_E_TRUNCATED;
 	mp_reader_free(&r);
 	return st;
 }

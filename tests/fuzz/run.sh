@@ -23,7 +23,17 @@ mkdir -p build/fuzz-corpus build/fuzz-artifacts
 "$CLANG" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_GNU_SOURCE $extra \
 	-Iprotocol tests/fuzz/fuzz_mp.c protocol/*.c -o "$bin"
 log=build/fuzz-artifacts/last-run.log
-before=$(ls build/fuzz-artifacts | grep -c '^crash-\|^leak-\|^timeout-\|^oom-' || true)
+# Newest crash/leak/timeout/oom artifact, or nothing.
+newest() {
+	latest=
+	for f in build/fuzz-artifacts/crash-* build/fuzz-artifacts/leak-* \
+		build/fuzz-artifacts/timeout-* build/fuzz-artifacts/oom-*; do
+		[ -e "$f" ] || continue
+		if [ -z "$latest" ] || [ "$f" -nt "$latest" ]; then latest=$f; fi
+	done
+	printf '%s' "$latest"
+}
+before=$(newest)
 set +e
 "$bin" -dict=tests/fuzz/fuzz_mp.dict -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 	-print_final_stats=1 -artifact_prefix=build/fuzz-artifacts/ \
@@ -32,13 +42,12 @@ rc=$?
 set -e
 grep -E '^#[0-9]+.*(DONE|pulse)|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb' "$log" | tail -4
 grep -E 'fuzz_mp:|ERROR:|runtime error' "$log" | head -5 || true
-after=$(ls build/fuzz-artifacts | grep -c '^crash-\|^leak-\|^timeout-\|^oom-' || true)
-if [ "$rc" -ne 0 ] || [ "$after" -gt "$before" ]; then
-	for f in $(ls -t build/fuzz-artifacts/crash-* build/fuzz-artifacts/leak-* build/fuzz-artifacts/timeout-* \
-		build/fuzz-artifacts/oom-* 2>/dev/null | head -1); do
-		echo "fuzz: crash input $f ($(wc -c <"$f") bytes):"
-		xxd -p "$f" | head -20
-	done
+after=$(newest)
+if [ "$rc" -ne 0 ] || [ "$after" != "$before" ]; then
+	if [ -n "$after" ]; then
+		echo "fuzz: crash input $after ($(wc -c <"$after") bytes):"
+		xxd -p "$after" | head -20
+	fi
 	echo "fuzz: FAILED (exit $rc), full log in $log"
 	echo "0 passed, 1 failed"
 	exit 1

@@ -12,6 +12,10 @@ python3-nova (or a patched copy of it first on PYTHONPATH):
       sys_admin call is made as well.  Writes a JSON document of results.
   nova_compare.py compare REF.json OTHER.json
       Prints every difference between the two runs' results; exits 1 if any.
+  nova_compare.py check RUN.json --uuid UUID --serves CONTEXT=KIND... [--patched DIR]
+      Checks one run against what Nova's code must give (so that two runs
+      agreeing means something), which program served each privsep context
+      (KIND: ephcrypt or privsep-helper), and the audit log's record of it.
 
 The same sequence of calls, with the same names and sizes, runs whatever the
 helper, so two runs can be compared result by result.  The dm-crypt key is
@@ -319,6 +323,10 @@ def run(args):
     for ctx in ('sys_admin_pctxt', 'ephemeral_storage_pctxt'):
         if getattr(privsep, ctx, None) is not None:
             getattr(privsep, ctx).stop()
+    # stop() returns once the daemon has closed its end; it exits soon after.
+    deadline = time.monotonic() + 10
+    while privsep_daemons() and time.monotonic() < deadline:
+        time.sleep(0.1)
     doc = {
         'results': rec.results,
         'extra': extra.results,
@@ -342,9 +350,15 @@ def lvs_table(out):
     return lines[0], (lines[1] if len(lines) > 1 else [])
 
 
+EXCLUDED_SEEN = set()
+
+
 def lvs_diff(step, a, b):
     """Differences between two volume_info dicts, leaving out run-dependent columns."""
     diffs = []
+    for k in LVS_RUN_DEPENDENT:
+        if a.get(k) != b.get(k):
+            EXCLUDED_SEEN.add(k)
     if sorted(a) != sorted(b):
         diffs.append('%s: columns differ: only in ref %s, only in other %s'
                      % (step, sorted(set(a) - set(b)), sorted(set(b) - set(a))))
@@ -380,10 +394,117 @@ def compare(ref_path, other_path):
                                  % (step, k, json.dumps(a.get(k)), json.dumps(b.get(k))))
     for d in diffs:
         print('  DIFF ' + d)
-    print('  compared %d results: %d identical, %d difference(s); excluded lvs columns: %s'
+    print('  compared %d results: %d identical, %d difference(s); lvs columns left out: %s'
+          ' (of which these did differ: %s)'
           % (len(ref), len(ref) - len({d.split(':')[0] for d in diffs}), len(diffs),
-             ', '.join(LVS_RUN_DEPENDENT)))
+             ', '.join(LVS_RUN_DEPENDENT), ', '.join(sorted(EXCLUDED_SEEN)) or 'none'))
     return 1 if diffs else 0
+
+
+# --- checking one run -------------------------------------------------------
+
+PEE = 'oslo_concurrency.processutils.ProcessExecutionError'
+STORAGE_ENTRYPOINTS = sorted(
+    ['nova.privsep.fs.' + n for n in ('blockdev_size', 'clear', 'lvcreate', 'lvinfo', 'lvlist',
+                                      'lvremove', 'vginfo')] +
+    ['nova.privsep.libvirt.dmcrypt_create_volume', 'nova.privsep.libvirt.dmcrypt_delete_volume'])
+
+
+def expectations(uuid):
+    """step -> predicate on its result, for any correct helper."""
+    ret = lambda v: lambda r: r.get('ret', object()) == v  # noqa: E731
+    exc = lambda cls, code=None: lambda r: (  # noqa: E731
+        r.get('exc') == cls and (code is None or r['args'][2] == code))
+    lvs = [uuid + '_disk', uuid + '_disk.local', uuid + '_disk.swap']
+    mapping = uuid + '_disk-dmcrypt'
+    return {
+        'create_volume.disk': ret(None), 'create_volume.local': ret(None),
+        'create_volume.swap': ret(None),
+        'create_volume.exists': exc(PEE, 5),
+        'create_volume.too_big': exc('builtins.RuntimeError'),
+        'list_volumes.vg': ret(lvs), 'list_volumes.dev_vg': ret(lvs),
+        # lvs -o vg_all,lv_all names the LV VG/LV.
+        'volume_info.disk': lambda r: {k.strip(): v for k, v in r['ret'].items()}.get('LV')
+        .endswith('/' + lvs[0]),
+        'raw.lvinfo.missing': exc(PEE, 5),
+        'get_volume_size.disk': ret(64 * MIB), 'get_volume_size.swap': ret(8 * MIB),
+        'get_volume_size.missing': exc('nova.exception.VolumeBDMPathNotFound'),
+        'raw.blockdev_size.disk': ret(['%d\n' % (64 * MIB), '']),
+        'raw.blockdev_size.missing': exc(PEE),
+        'clear_volume.zero_1MiB': ret(None),
+        'clear_volume.zero_1MiB.data': ret(['zero', 'pattern', 'pattern']),
+        'clear_volume.zero_all.data': ret(['zero'] * 4),
+        'clear_volume.shred.data': ret(['other'] * 8),
+        'clear_volume.none.data': ret('pattern'),
+        'clear_volume.missing': ret(None),
+        'dmcrypt.create_volume': ret(None), 'dmcrypt.create_volume.exists': ret(True),
+        'dmcrypt.list_volumes': ret([mapping]),
+        'get_volume_size.mapper': ret(64 * MIB),
+        'dmcrypt.create_volume.again': exc(PEE, 5),
+        'dmcrypt.delete_volume.name': ret(None), 'dmcrypt.delete_volume.name.gone': ret(True),
+        'raw.dmcrypt_delete_volume.gone': exc(PEE, 4),
+        'dmcrypt.delete_volume.gone': ret(None),
+        'dmcrypt.create_volume.2': ret(None),
+        'dmcrypt.delete_volume.path': ret(None), 'dmcrypt.delete_volume.path.gone': ret(True),
+        'raw.dmcrypt_delete_volume.path_gone': exc(PEE, 4),
+        'dmcrypt.delete_volume.path_gone': ret(None),
+        'dmcrypt.list_volumes.after': ret([]),
+        'remove_volumes': ret(None),
+        'remove_volumes.missing': exc('nova.exception.VolumesNotRemoved'),
+        'list_volumes.after_remove': ret([]),
+    }
+
+
+def serves(daemon, kind):
+    if kind == 'ephcrypt':
+        return os.path.basename(daemon['exe']) == 'ephcrypt-helper'
+    return daemon['program'].endswith('/privsep-helper') and 'python' in daemon['exe']
+
+
+def check(args):
+    with open(args.run) as f:
+        doc = json.load(f)
+    res, extra, bad = doc['results'], doc['extra'], []
+    for step, ok in expectations(args.uuid).items():
+        r = res.get(step)
+        try:
+            good = r is not None and ok(r)
+        except (KeyError, IndexError, TypeError, AttributeError):
+            good = False
+        if not good:
+            bad.append('%s: %s' % (step, json.dumps(r)))
+    vg = [res.get('vg_info.' + s, {}).get('ret') for s in ('before', 'after_create', 'after_remove')]
+    if None in vg or vg[2] != vg[0] or vg[1]['used'] - vg[0]['used'] != 104 * MIB:
+        bad.append('vg_info before/after create/after remove: %s' % json.dumps(vg))
+    want = dict(s.split('=', 1) for s in args.serves)
+    got = {d['context'].rsplit('.', 1)[-1]: d for d in doc['daemons']}
+    if len(doc['daemons']) != len(want) or sorted(got) != sorted(want) or \
+            not all(serves(got[c], k) for c, k in want.items()):
+        bad.append('daemons: want %s, got %s' % (want, json.dumps(doc['daemons'])))
+    if doc['daemons_after_stop']:
+        bad.append('daemons still running after stop(): %s' % doc['daemons_after_stop'])
+    for step, r in extra.items():
+        if step.startswith('policy.') and r.get('exc') != 'builtins.PermissionError':
+            bad.append('%s: want PermissionError, got %s' % (step, json.dumps(r)))
+    storage_kind = want.get('ephemeral_storage_pctxt', want.get('sys_admin_pctxt'))
+    audit = doc['audit_actions']
+    if storage_kind == 'ephcrypt' and (audit is None or sorted(audit) != STORAGE_ENTRYPOINTS):
+        bad.append('audit log actions: want exactly %s, got %s' % (STORAGE_ENTRYPOINTS, audit))
+    if args.patched:
+        facts = {
+            'patched.nova_file': extra.get('patched.nova_file', {}).get('ret', '')
+            .startswith(args.patched + '/'),
+            'patched.storage_entrypoints':
+                extra.get('patched.storage_entrypoints', {}).get('ret') == STORAGE_ENTRYPOINTS,
+            'patched.mount_still_sys_admin':
+                extra.get('patched.mount_still_sys_admin', {}).get('ret') is True,
+            'sys_admin.path.last_bytes': extra.get('sys_admin.path.last_bytes', {}).get('ret')
+            == [{'bytes_hex': b'abcdef'.hex()}, 10],
+        }
+        bad += ['%s: %s' % (k, json.dumps(extra.get(k))) for k, v in facts.items() if not v]
+    for b in bad:
+        print('  CHECK FAILED ' + b)
+    return 1 if bad else 0
 
 
 def main():
@@ -400,9 +521,16 @@ def main():
     c = sub.add_parser('compare')
     c.add_argument('ref')
     c.add_argument('other')
+    k = sub.add_parser('check')
+    k.add_argument('run')
+    k.add_argument('--uuid', required=True)
+    k.add_argument('--serves', action='append', default=[], metavar='CONTEXT=KIND')
+    k.add_argument('--patched', metavar='DIR')
     args = p.parse_args()
     if args.cmd == 'compare':
         return compare(args.ref, args.other)
+    if args.cmd == 'check':
+        return check(args)
     import logging
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format='  [log] %(name)s %(levelname)s: %(message)s')

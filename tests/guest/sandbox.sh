@@ -101,9 +101,11 @@ mkdir "$WORK/bin"
 printf '#!/bin/sh\ntouch %q\nexit 1\n' "$WORK/fake-lvm-ran" >"$WORK/bin/lvm"
 chmod 0755 "$WORK/bin/lvm"
 cp "$WORK/bin/lvm" "$WORK/bin/sh"
-out=$(PATH=$WORK/bin:$PATH call ephcrypt.vg_info s:$VG) || fail "vg_info with a fake lvm on PATH: $out"
-[[ $(json_get name <<<"$out") == "$VG" ]] || fail "vg_info with a fake lvm on PATH: $out"
-[[ ! -e $WORK/fake-lvm-ran ]] || fail "the helper ran the lvm (or sh) found on PATH"
+rc=0
+out=$(PATH=$WORK/bin:$PATH call ephcrypt.vg_info s:$VG 2>&1) || rc=$?
+[[ ! -e $WORK/fake-lvm-ran ]] || fail "the helper ran the lvm (or sh) found on PATH: $out"
+((rc == 0)) && [[ $(json_get name <<<"$out") == "$VG" ]] ||
+    fail "vg_info with a fake lvm on PATH: $out"
 ok "with a fake lvm and sh first on PATH, vg_info works and the fake never runs"
 
 out=$($(helper_cmd) --helper-arg --lvm --helper-arg lvm call ephcrypt.vg_info s:$VG 2>&1) &&

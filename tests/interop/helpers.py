@@ -180,6 +180,32 @@ def kill_leftovers(ctx):
             pass
 
 
+class ReaderErrors:
+    """Catch what kills the client's privsep_reader thread (the 3.0.1 reader
+    dies on ECONNRESET instead of failing the calls), so tests can assert it
+    instead of dumping a traceback."""
+
+    def __init__(self, channel):
+        self.channel = channel
+        self.errors = []
+
+    def __enter__(self):
+        self._old = threading.excepthook
+
+        def hook(args):
+            if args.thread is self.channel.reader_thread:
+                self.errors.append(args.exc_type)
+            else:
+                self._old(args)
+
+        threading.excepthook = hook
+        return self
+
+    def __exit__(self, *exc):
+        threading.excepthook = self._old
+        return False
+
+
 # --- no test may hang ------------------------------------------------------------
 
 class Hung(AssertionError):

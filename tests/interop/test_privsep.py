@@ -154,6 +154,61 @@ class PrivsepClientTest(unittest.TestCase):
             self.assertEqual(self.call(ctx, "ephcrypt.version"), self.version)
         self.assertEqual(len(helper_pids(ctx)), 1)
 
+    def test_too_large_last_item_raises_value_error_and_channel_survives(self):
+        # The over-limit value is the last item of the message (the last
+        # keyword argument), so nothing follows it inside the message.
+        ctx = self.context("biglast", extra_args=("--max-message", "65536"))
+        self.start(ctx)
+        pid = self.the_pid(ctx)
+        channel = ctx.channel
+        with helpers.ReaderErrors(channel) as reader:
+            with self.assertRaises(ValueError):
+                self.call(ctx, "ephcrypt.version", blob="x" * 100000)
+            try:
+                got = bounded(channel.remote_call, "ephcrypt.version", (), {}, 3.0, timeout=10)
+            except (comm.PrivsepTimeout, OSError) as e:
+                got = e
+            channel.reader_thread.join(0.5)
+        exited = bool(wait_until(lambda: not helpers.alive(pid), timeout=1))
+        self.assertEqual(got, self.version,
+                         "the call after a refused over-limit last item failed (%r); helper "
+                         "exited: %s; client reader died of: %s"
+                         % (got, exited, reader.errors or "nothing"))
+        self.assertTrue(channel.running)
+        self.assertEqual(helper_pids(ctx), [pid])
+
+    def test_too_many_items_raises_value_error_and_channel_survives(self):
+        ctx = self.context("items")
+        self.start(ctx)
+        pid = self.the_pid(ctx)
+        with self.assertRaises(ValueError):  # default limit: 65536 items
+            self.call(ctx, "ephcrypt.version", list(range(70000)))
+        self.assertTrue(ctx.channel.running)
+        self.assertEqual(self.call(ctx, "ephcrypt.version"), self.version)
+        self.assertEqual(helper_pids(ctx), [pid])
+
+    def test_too_deep_argument_raises_value_error_and_channel_survives(self):
+        # Like the size and item limits: refuse that one call, keep the channel.
+        # A 200-deep list is legal for the client (msgpack's packer allows 511).
+        # Closing the channel here instead fails every call in flight, and if
+        # other calls are still unread in the socket the client gets ECONNRESET
+        # and is stranded (see test_helper_killed_with_unread_call_strands_the_client).
+        ctx = self.context("deep")
+        self.start(ctx)
+        pid = self.the_pid(ctx)
+        nested = 0
+        for _ in range(200):
+            nested = [nested]
+        try:
+            with self.assertRaises(ValueError):
+                self.call(ctx, "ephcrypt.version", nested)
+        except OSError as e:  # EOF: the helper dropped the channel and exited
+            self.fail("a too-deep argument made the helper close the channel "
+                      "(client got %s: %s) instead of refusing that call" % (type(e).__name__, e))
+        self.assertTrue(ctx.channel.running, "the helper closed the channel")
+        self.assertEqual(self.call(ctx, "ephcrypt.version"), self.version)
+        self.assertEqual(helper_pids(ctx), [pid])
+
     # --- logging -----------------------------------------------------------
 
     def _starting_record(self, records, ctx):
@@ -338,28 +393,16 @@ class PrivsepClientTest(unittest.TestCase):
         self.assertEqual(bounded(version, timeout=START_TIMEOUT), self.version)
         channel, pid = ctx.channel, self.the_pid(ctx)
         os.kill(pid, signal.SIGSTOP)
-        reader_errors = []
-        old_hook = threading.excepthook
-
-        def hook(args):
-            if args.thread is channel.reader_thread:
-                reader_errors.append(args.exc_type)
-            else:
-                old_hook(args)
-
-        threading.excepthook = hook
-        try:
+        with helpers.ReaderErrors(channel) as reader:
             try:
                 t, box = self._in_flight(channel, 1.0)
             finally:
                 os.kill(pid, signal.SIGKILL)
             t.join(10)
             channel.reader_thread.join(5)
-        finally:
-            threading.excepthook = old_hook
         self.assertFalse(t.is_alive())
         self.assertIsInstance(box.get("error"), comm.PrivsepTimeout)
-        self.assertEqual(reader_errors, [ConnectionResetError])
+        self.assertEqual(reader.errors, [ConnectionResetError])
         self.assertTrue(channel.running, "client still believes the channel is up")
         with self.assertRaises(BrokenPipeError):
             bounded(version, timeout=10)

@@ -1400,6 +1400,27 @@ Test(malformed, too_many_items_across_nesting)
 		     "got '%s' (%zu values)",
 		     mp_status_str(st), f ? f->nvals : 0);
 	mp_frame_free(f);
+	f = NULL;
+	/* With the default limits: a 1 MiB message holds 16 times max_items values. */
+	b_free(&b);
+	b_hex(&b, "94 dcfffe");
+	b_fill(&b, 0xc0, 0xfffe);
+	b_hex(&b, "c0 c0 dd");
+	{
+		size_t rest = (1u << 20) - b.n - 4;
+
+		b_byte(&b, (uint8_t)(rest >> 24));
+		b_byte(&b, (uint8_t)(rest >> 16));
+		b_byte(&b, (uint8_t)(rest >> 8));
+		b_byte(&b, (uint8_t)rest);
+		b_fill(&b, 0xc0, rest);
+	}
+	st = mp_decode(b.d, b.n, NULL, &f);
+	cr_expect_eq(st, MP_E_TOO_MANY,
+		     "a 1 MiB message of %zu values with the default max_items %u must be "
+		     "MP_E_TOO_MANY, got '%s'",
+		     f ? f->nvals : 0, MP_DEFAULT_MAX_ITEMS, mp_status_str(st));
+	mp_frame_free(f);
 	b_free(&a);
 	b_free(&b);
 }
