@@ -260,7 +260,7 @@ int
 main(int argc, char **argv)
 {
 	struct options opt;
-	int fd;
+	int fd, rc;
 
 	standard_fds();
 	parse_args(argc, argv, &opt);
@@ -275,5 +275,8 @@ main(int argc, char **argv)
 	lock_memory();
 	sandbox_apply(&opt);
 	hello(fd, &opt);
-	return serve(fd, &opt) == 0 ? 0 : 1;
+	rc = serve(fd, &opt);
+	policy_free(opt.policy);
+	audit_close();
+	return rc == 0 ? 0 : 1;
 }

@@ -265,9 +265,12 @@ ep_crypt_list(struct call *c)
 static int
 mapping_for_lv(struct call *c)
 {
-	if (strlen(c->t.lv) + sizeof(CRYPT_SUFFIX) > sizeof(c->t.mapping))
+	size_t n = strlen(c->t.lv);
+
+	if (n + sizeof(CRYPT_SUFFIX) > sizeof(c->t.mapping))
 		return call_fail(c, EXC_VALUE, EINVAL, "lv name too long for a mapping name");
-	snprintf(c->t.mapping, sizeof(c->t.mapping), "%s%s", c->t.lv, CRYPT_SUFFIX);
+	memcpy(c->t.mapping, c->t.lv, n);
+	memcpy(c->t.mapping + n, CRYPT_SUFFIX, sizeof(CRYPT_SUFFIX));
 	return guard_mapping(c, c->t.mapping);
 }
 

@@ -11,6 +11,8 @@ buf_write(void *data, const char *p, size_t n)
 {
 	struct mp_buf *b = data;
 
+	if (n == 0)
+		return b->overflow ? -1 : 0; /* an empty str/bin body may come with p == NULL */
 	if (b->overflow || n > b->max - b->len) {
 		b->overflow = true;
 		return -1;

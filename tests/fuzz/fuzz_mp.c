@@ -10,8 +10,8 @@
  *      with mp_decode() on the first message, and never reports the same
  *      recoverable error twice without progress (a stuck reader would make
  *      the helper loop);
- *   4. resync: when the first message is only over max_message (it decodes
- *      with a larger limit, to L bytes), the stream's next outcome is what
+ *   4. resync: when the first message is only over a limit (it decodes
+ *      with larger limits, to L bytes), the stream's next outcome is what
  *      mp_decode() says about the bytes from L on: the dropped message's
  *      bytes must never be read as messages.
  * -DFUZZ_RELAXED skips 3's stuck check and 4, for runs that should look past
@@ -41,8 +41,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const struct mp_limits small = { 4096, 512, 16 };
 /* Re-encoding may widen float32 to float64: give the second decode room. */
 static const struct mp_limits roomy = { 1u << 16, 512, 16 };
+/* The same message without the limits: for the resync property. */
+static const struct mp_limits unlimited = { 1u << 16, 1u << 16, MP_MAX_DEPTH };
 /* A reply wraps a decoded value in up to two more levels ([id, [4, value]]). */
 static const struct mp_limits replies = { 1u << 17, 1u << 20, MP_MAX_DEPTH };
+
+/* Limit errors after which the reader drops the message and stays in sync (mp.h). */
+static bool
+recoverable(enum mp_status st)
+{
+	return st == MP_E_TOO_BIG || st == MP_E_TOO_MANY || st == MP_E_TOO_DEEP;
+}
 
 static int
 value_eq(const struct mp_value *a, const struct mp_value *b)
@@ -209,12 +218,12 @@ check_stream(const uint8_t *data, size_t size, enum mp_status whole, const struc
 				/* An over-limit message cut short: mp_decode() may name the limit. */
 				if (messages == 0 && size > 0)
 					CHECK(st == whole || (st == MP_E_TRUNCATED && r.discarding &&
-							      (whole == MP_E_TOO_BIG || whole == MP_E_TOO_MANY)),
+							      recoverable(whole)),
 					      "stream ends with %s, mp_decode said %s", mp_status_str(st),
 					      mp_status_str(whole));
 				if (messages == 1 && rs->check)
 					CHECK(st == rs->st || (st == MP_E_TRUNCATED && r.discarding &&
-							       (rs->st == MP_E_TOO_BIG || rs->st == MP_E_TOO_MANY)),
+							       recoverable(rs->st)),
 					      "resync: after the dropped message the stream ends with %s, "
 					      "the bytes after it decode to %s",
 					      mp_status_str(st), mp_status_str(rs->st));
@@ -257,7 +266,7 @@ check_stream(const uint8_t *data, size_t size, enum mp_status whole, const struc
 		if (messages == 0)
 			CHECK(st == whole, "first message: stream says %s, mp_decode says %s",
 			      mp_status_str(st), mp_status_str(whole));
-		if (st == MP_E_TOO_BIG || st == MP_E_TOO_MANY) {
+		if (recoverable(st)) {
 			CHECK(r.msgid_len <= MP_MAX_MSGID, "msgid_len");
 			if (r.msgid_known) {
 				/* what serve.c answers: the raw id must make a well-formed ERR */
@@ -309,7 +318,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct mp_frame *big = NULL, *next = NULL;
 
 #ifndef FUZZ_RELAXED
-		if (st == MP_E_TOO_BIG && mp_decode(data, size, &roomy, &big) == MP_OK) {
+		if (recoverable(st) && mp_decode(data, size, &unlimited, &big) == MP_OK) {
 			rs.check = true;
 			if (big->len == size)
 				rs.st = MP_EOF;

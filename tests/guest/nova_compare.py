@@ -33,12 +33,11 @@ MIB = 1 << 20
 PATTERN = b'\xa5' * MIB
 
 # Columns of `lvs -o vg_all,lv_all` (volume_info, lvinfo) that differ between
-# two runs of the same sequence whatever the helper; found by running it twice
-# through privsep-helper.  LV UUID and CTime: a new LV each run.  Seq: the VG's
-# metadata sequence number grows with every change, so the second run starts
-# higher.  KMin / DMPath-style device numbers: device-mapper hands out a new
-# minor for every device created.
-LVS_RUN_DEPENDENT = ('LV UUID', 'CTime', 'Seq', 'KMin')
+# two runs of the same sequence whatever the helper, as two runs through
+# privsep-helper showed: LV UUID and CTime, as each run makes a new LV; Seq,
+# the VG metadata's sequence number, which every change raises, so the second
+# run starts higher.  Nothing else is left out.
+LVS_RUN_DEPENDENT = ('LV UUID', 'CTime', 'Seq')
 
 
 def jsonable(v):
