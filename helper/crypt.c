@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <libcryptsetup.h>
 #include <libdevmapper.h>
@@ -83,6 +85,25 @@ activate(struct crypt_device *cd, const struct crypt_req *r)
 	return rc;
 }
 
+/* The node callers will open: a block device with the mapping's own number. */
+static bool
+node_ready(const char *name)
+{
+	char path[200];
+	struct stat st;
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_INFO);
+	struct dm_info info;
+	bool ok = false;
+
+	snprintf(path, sizeof(path), "/dev/mapper/%s", name);
+	if (dmt && dm_task_set_name(dmt, name) && dm_task_run(dmt) && dm_task_get_info(dmt, &info) &&
+	    info.exists && stat(path, &st) == 0 && S_ISBLK(st.st_mode))
+		ok = major(st.st_rdev) == (unsigned)info.major && minor(st.st_rdev) == (unsigned)info.minor;
+	if (dmt)
+		dm_task_destroy(dmt);
+	return ok;
+}
+
 int
 crypt_plain_open(struct call *c, const struct crypt_req *r)
 {
@@ -108,6 +129,13 @@ crypt_plain_open(struct call *c, const struct crypt_req *r)
 				  &params);
 	if (rc == 0)
 		rc = activate(cd, r);
+	if (rc == 0 && !node_ready(r->name)) {
+		/* A mapping nobody can open is no success: take it down again. */
+		crypt_deactivate(cd, r->name);
+		crypt_free(cd);
+		return call_fail(c, EXC_OS, EIO, "crypt_open '%s': /dev/mapper/%s was not created",
+				 r->name, r->name);
+	}
 	crypt_free(cd);
 	/* The device was verified before: ENOENT/ENODEV here mean the kernel lacks the cipher. */
 	if (rc == -ENOENT || rc == -ENODEV)

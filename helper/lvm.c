@@ -166,24 +166,30 @@ lvm_out_free(struct lvm_out *o)
 	o->out = o->err = NULL;
 }
 
-/* The last line LVM printed on stderr: its own reason, for the error message. */
+/*
+ * LVM's own reason: the last line it printed on stderr that is not a warning
+ * (every activation warns that setpriority failed: no CAP_SYS_NICE here).
+ */
 static const char *
 reason(const struct lvm_out *o, char *buf, size_t cap)
 {
-	const char *s = o->err ? o->err : "";
-	size_t n = strlen(s);
+	const char *s = o->err ? o->err : "", *best = NULL, *line = s;
+	size_t best_len = 0;
 
-	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
-		n--;
-	size_t start = n;
-	while (start > 0 && s[start - 1] != '\n')
-		start--;
-	snprintf(buf, cap, "%.*s", (int)(n - start), s + start);
+	while (*line) {
+		const char *end = strchr(line, '\n'), *text = line + strspn(line, " ");
+		size_t len = end ? (size_t)(end - text) : strlen(text);
+
+		if (len && strncmp(text, "WARNING:", 8) != 0)
+			best = text, best_len = len;
+		if (!end)
+			break;
+		line = end + 1;
+	}
+	snprintf(buf, cap, "%.*s", (int)best_len, best ? best : "");
 	for (char *p = buf; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			*p = ' ';
-	while (*buf == ' ')
-		memmove(buf, buf + 1, strlen(buf));
 	return buf[0] ? buf : "no reason given";
 }
 

@@ -11,13 +11,13 @@ setup_vg
 LVM=$(readlink -f /sbin/lvm)
 
 # CAP_SYS_ADMIN (21) and CAP_IPC_LOCK (14); without udev, libdevmapper makes the
-# /dev/mapper nodes itself, which adds CAP_MKNOD (27) and CAP_CHOWN (0).
+# /dev/mapper nodes itself, which adds CAP_MKNOD (27).
 if [[ -e /run/udev/control ]]; then
     mask=$(printf '%016x' $(((1 << 21) | (1 << 14))))
     caps="CAP_SYS_ADMIN CAP_IPC_LOCK (udev runs)"
 else
-    mask=$(printf '%016x' $(((1 << 21) | (1 << 14) | (1 << 27) | (1 << 0))))
-    caps="CAP_SYS_ADMIN CAP_IPC_LOCK CAP_MKNOD CAP_CHOWN (no udev)"
+    mask=$(printf '%016x' $(((1 << 21) | (1 << 14) | (1 << 27))))
+    caps="CAP_SYS_ADMIN CAP_IPC_LOCK CAP_MKNOD (no udev)"
 fi
 
 # check_status PID WHO: every capability set is exactly $mask, no_new_privs is

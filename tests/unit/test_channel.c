@@ -712,10 +712,10 @@ Test(channel, over_limit_call_gets_value_error_and_channel_survives)
 /*
  * The over-limit str is the last item of the CALL (a kwargs value) and its
  * payload holds CALL messages: they must be dropped with it, never run.
- * mp_decode.c scan() reports the message complete as soon as the str's
- * header is scanned, before its payload has been skipped, and scan_reset()
- * forgets the rest of the skip. The str's header goes first, alone, so that
- * the helper has certainly read it before its payload arrives.
+ * (The reader once took the message as complete as soon as the str's
+ * header was read, and ran 286 CALLs from inside the str.) The header goes
+ * first, alone, so that the helper has certainly read it before the payload
+ * arrives.
  */
 Test(channel, over_limit_payload_is_never_executed)
 {
@@ -764,12 +764,39 @@ Test(channel, over_limit_payload_is_never_executed)
 	helper_close_ok(&h);
 }
 
+/* An over-deep CALL gets a ValueError for its msgid, and the channel goes on. */
+Test(channel, over_deep_call_gets_value_error)
+{
+	struct helper h;
+	struct mp_frame *f;
+	struct ps_msg m;
+	uint8_t msg[128];
+	size_t n = 0;
+	static const uint8_t head[] = { 0x92, 0xa4, 'd', 'e', 'e', 'p', 0x94, 0x03, 0xa1, 'x', 0x91 };
+
+	memcpy(msg, head, sizeof(head));
+	n = sizeof(head);
+	memset(msg + n, 0x91, 40);
+	n += 40;
+	msg[n++] = 0x01;
+	msg[n++] = 0x80;
+	helper_start(&h, NULL, false);
+	send_bytes(&h, msg, n);
+	send_call(&h, "after", "ephcrypt.version", "90", "80");
+	f = recv_reply(&h, &m);
+	expect_err(f, &m, "deep", "builtins.ValueError", NULL);
+	mp_frame_free(f);
+	f = recv_reply(&h, &m);
+	expect_version_ret(&m, "after");
+	mp_frame_free(f);
+	helper_close_ok(&h);
+}
+
 /*
- * A map32 declaring 2^31 pairs: MP_E_TOO_MANY that the reader does not
- * recover from (mp_decode.c:327-328 returns before start_discard), while
- * serve.c drain() treats MP_E_TOO_MANY as recoverable and asks again: one
- * ValueError per loop, forever. Expected: at most one reply for the msgid,
- * and the channel either closed or still working.
+ * A map32 declaring 2^31 pairs: 2^32 items, more than any limit. (The
+ * reader once reported MP_E_TOO_MANY for it without dropping it, and the
+ * helper answered with one ValueError per loop, forever.) At most one reply
+ * for the msgid, and the channel closed or still working.
  */
 Test(channel, too_many_pairs_answered_once)
 {
@@ -990,8 +1017,8 @@ Test(channel, ec_spawn_and_close)
 
 /*
  * ec_spawn() when the socketpair's second fd is 3 (stdin closed, so the pair
- * is {0, 3}): dup2(3, 3) is a no-op that leaves FD_CLOEXEC set
- * (client/client.c:85), so the helper starts without its channel.
+ * is {0, 3}): dup2(3, 3) is a no-op that would leave FD_CLOEXEC set, and the
+ * helper would start without its channel.
  */
 Test(channel, ec_spawn_with_stdin_closed)
 {

@@ -549,11 +549,11 @@ Test(mp_roundtrip, bin_every_width)
 }
 
 /*
- * Empty str/bin/raw from a NULL pointer, a usual way to say "no bytes":
- * buf_write() (mp_encode.c:39) still calls memcpy(dst, NULL, 0), which is
- * undefined behaviour; UBSan (check-asan, -fno-sanitize-recover) aborts.
- * dispatch.c replies with ps_ret_raw(out, id, ret.data, ret.len), where
- * ret.data is NULL if a handler wrote nothing.
+ * Empty str/bin/raw from a NULL pointer, a usual way to say "no bytes"
+ * (dispatch replies with ps_ret_raw(out, id, ret.data, ret.len), and
+ * ret.data is NULL if a handler wrote nothing). memcpy(dst, NULL, 0) is
+ * undefined behaviour: run under UBSan (check-asan), this test aborted
+ * before buf_write() returned early for n == 0.
  */
 Test(mp_roundtrip, empty_from_null)
 {
@@ -1212,9 +1212,8 @@ Test(malformed, depth_32_ok_33_too_deep)
 }
 
 /*
- * 33 nested arrays whose innermost one is empty: still 33 levels. The
- * scanner only counts containers that have items (mp_decode.c:325,
- * `h.count && ...`), so this one is accepted.
+ * 33 nested arrays whose innermost one is empty: still 33 levels. (The
+ * scanner once counted only containers with items, and accepted this.)
  */
 Test(malformed, depth_33_with_empty_innermost)
 {
@@ -1243,9 +1242,9 @@ Test(malformed, depth_custom_limit)
 
 /*
  * A str32 declaring 2 GiB, only a few bytes present: refused for its size.
- * mp_decode() (mp_decode.c:512-514) turns the reader's MP_NEED_MORE into
- * MP_E_TRUNCATED even when the reader is already discarding the message
- * for a limit (r.discarding, r.discard_reason == MP_E_TOO_BIG).
+ * The reader knows the limit is broken at the header but reports it once
+ * the message has been skipped, so mp_decode() must name the limit rather
+ * than MP_E_TRUNCATED when its input ends while the reader is discarding.
  */
 Test(malformed, str32_declaring_2gib_too_big)
 {
@@ -1346,9 +1345,7 @@ Test(malformed, too_many_map32_pairs)
 
 /*
  * An array32 declaring 2^32-1 items (more than max_items), few present:
- * like the 2 GiB str above, the limit is found at the header but the
- * reader only reports it once the whole message has been skipped, so
- * mp_decode() ends with MP_NEED_MORE and says MP_E_TRUNCATED.
+ * as for the 2 GiB str above, mp_decode() names the limit.
  */
 Test(malformed, too_many_array32_declared)
 {
@@ -1373,11 +1370,10 @@ Test(malformed, too_many_small_limit)
 }
 
 /*
- * max_items must bound the whole message: the check at mp_decode.c:331 only
- * looks at a container's own count against the items scanned so far, so
- * scalars that follow a nested container are never counted against the
- * limit, and once items > max_items, `max_items - items` wraps and every
- * later container passes.
+ * max_items must bound the whole message, not each container on its own:
+ * scalars after a nested container count too, and the count must not wrap
+ * once it passes the limit (it once did: a 1 MiB message then held a
+ * million values, 16 times the default max_items, 17 MB decoded).
  */
 Test(malformed, too_many_items_across_nesting)
 {
@@ -1560,7 +1556,8 @@ struct outcome {
 /*
  * Feed `in` through the reader in chunks of `chunk` bytes (0: as much as
  * there is room for), collecting every outcome other than MP_NEED_MORE.
- * Stops at a fatal error. Returns the number of outcomes.
+ * Goes on after a limit error, stops at a fatal one. Returns the number of
+ * outcomes.
  */
 static size_t
 stream(const struct bytes *in, size_t chunk, const struct mp_limits *lim, struct outcome *out,
@@ -1603,7 +1600,8 @@ stream(const struct bytes *in, size_t chunk, const struct mp_limits *lim, struct
 		if (st == MP_OK) {
 			b_add(&out[n].frame, f->bytes, f->len);
 			mp_frame_free(f);
-		} else if (st == MP_E_TOO_BIG || st == MP_E_TOO_MANY) {
+		} else if (st == MP_E_TOO_BIG || st == MP_E_TOO_MANY || st == MP_E_TOO_DEEP) {
+			/* limits: mp.h says the reader dropped the message and is in sync */
 			out[n].msgid_known = r.msgid_known;
 			if (r.msgid_known)
 				b_add(&out[n].msgid, r.msgid, r.msgid_len);
@@ -1876,11 +1874,10 @@ Test(stream, huge_msgid_is_not_known)
 
 /*
  * The over-limit str is the LAST item of the message (here the value in the
- * CALL's kwargs). scan() (mp_decode.c:362-372) sees the message complete
- * (depth 0, nothing remaining) before it looks at r->skip, finish_discard()
- * calls scan_reset() which zeroes skip, and the rest of the str's payload is
- * then decoded as new messages: whatever the str carries is smuggled in as
- * privsep messages.
+ * CALL's kwargs), and its payload is made of CALL messages. The rest of the
+ * payload must be skipped before the message counts as complete; once, the
+ * reader reset the skip there and decoded the payload as messages: anything
+ * inside an over-limit str was smuggled in as privsep calls.
  */
 Test(stream, over_limit_str_as_last_item_is_skipped_whole)
 {
@@ -1960,14 +1957,81 @@ Test(stream, resync_after_too_many)
 	b_free(&ping);
 }
 
+/* Over-deep is a limit like the others: the message is dropped whole, in sync. */
+Test(stream, resync_after_too_deep)
+{
+	static const size_t chunks[] = { 0, 1, 5 };
+	struct bytes in = from_hex("92 a3 616263 94 03 a178 91"), ping = from_hex(ping_hex);
+
+	b_fill(&in, 0x91, 40);
+	b_hex(&in, "01 80");
+	b_add(&in, ping.d, ping.n);
+	for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+		struct outcome o[8];
+		size_t got = stream(&in, chunks[c], NULL, o, 8, NULL);
+
+		cr_assert_eq(got, 3, "chunk %zu: over-deep, the PING, EOF; got %zu outcomes", chunks[c], got);
+		cr_assert_eq(o[0].st, MP_E_TOO_DEEP, "chunk %zu: got '%s'", chunks[c],
+			     mp_status_str(o[0].st));
+		cr_assert(o[0].msgid_known && o[0].msgid.n == 4 &&
+				  memcmp(o[0].msgid.d, "\xa3" "abc", 4) == 0,
+			  "chunk %zu: msgid of the over-deep CALL", chunks[c]);
+		cr_assert_eq(o[1].st, MP_OK, "chunk %zu: resync", chunks[c]);
+		assert_bytes(o[1].frame.d, o[1].frame.n, ping.d, ping.n, "the PING after it");
+		cr_assert_eq(o[2].st, MP_EOF);
+		free_outcomes(o, got);
+	}
+	b_free(&in);
+	b_free(&ping);
+}
+
+/* Dropping a message never reads past it, whatever limit it broke and wherever. */
+Test(stream, every_limit_at_every_chunk_size)
+{
+	struct mp_limits lim = limits(4096, 64, 8);
+	struct bytes msgs[4] = { { 0 } }, ping = from_hex(ping_hex), id = from_hex("a2 6964");
+	const enum mp_status why[4] = { MP_E_TOO_BIG, MP_E_TOO_MANY, MP_E_TOO_DEEP, MP_E_TOO_BIG };
+
+	b_call_with_str(&msgs[0], &id, 6000);			     /* one big str */
+	b_hex(&msgs[1], "92 a26964 94 03 a178 dc0100");		     /* 256 args > 64 items */
+	b_fill(&msgs[1], 0xc0, 256);
+	b_hex(&msgs[1], "80");
+	b_hex(&msgs[2], "92 a26964 94 03 a178 91");		     /* 12 levels > 8 */
+	b_fill(&msgs[2], 0x91, 10);
+	b_hex(&msgs[2], "c0 80");
+	b_hex(&msgs[3], "92 a26964 94 03 a178 90 81 a16b da 1f40"); /* big str, last item */
+	b_fill(&msgs[3], 0x92, 8000);				     /* payload looks like arrays */
+	for (size_t k = 0; k < 4; k++) {
+		b_add(&msgs[k], ping.d, ping.n);
+		for (size_t chunk = 1; chunk <= 4096; chunk = chunk * 3 + 1) {
+			struct outcome o[8];
+			size_t got = stream(&msgs[k], chunk, &lim, o, 8, NULL);
+
+			cr_assert(got == 3 && o[0].st == why[k] && o[1].st == MP_OK && o[2].st == MP_EOF,
+				  "message %zu, chunks of %zu: want '%s', PING, EOF; got %zu outcomes, "
+				  "first '%s', second '%s'",
+				  k, chunk, mp_status_str(why[k]), got, mp_status_str(o[0].st),
+				  got > 1 ? mp_status_str(o[1].st) : "-");
+			cr_assert(o[0].msgid_known && o[0].msgid.n == id.n &&
+					  memcmp(o[0].msgid.d, id.d, id.n) == 0,
+				  "message %zu, chunks of %zu: msgid", k, chunk);
+			assert_bytes(o[1].frame.d, o[1].frame.n, ping.d, ping.n, "the PING after it");
+			free_outcomes(o, got);
+		}
+		b_free(&msgs[k]);
+	}
+	b_free(&ping);
+	b_free(&id);
+}
+
 /*
- * A map32 declaring 2^31 pairs inside a CALL: the reader reports
- * MP_E_TOO_MANY (mp_decode.c:327-328) without entering discard mode, so the
- * next mp_reader_next() scans the same header again and reports it again,
- * forever. mp.h promises that after MP_E_TOO_MANY the reader is in sync
- * (the message dropped), and serve.c's drain() relies on it. Whatever the
- * reader does (discard, or a fatal error), a recoverable error must not
- * come back for the same bytes with the reader where it was.
+ * A map32 declaring 2^31 pairs inside a CALL: 2^32 items cannot be
+ * counted in 32 bits. The reader once reported MP_E_TOO_MANY for it
+ * without dropping anything, so every later mp_reader_next() reported it
+ * again, and the helper (which takes MP_E_TOO_MANY as recoverable) answered
+ * it forever. Whatever the reader does (discard, or a fatal error), a
+ * recoverable error must not come back for the same bytes with the reader
+ * where it was.
  */
 Test(stream, too_many_pairs_reported_once)
 {
