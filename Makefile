@@ -128,7 +128,7 @@ check-valgrind: deps-test
 check-interop: deps-test all
 	$(PYTHON) -m unittest discover -s tests/interop -p 'test_*.py' -v
 
-check-guest: deps-test all
+check-guest: deps-nova all
 	tests/vm/run --timeout 900 tests/guest/run-all.sh
 
 demo: deps-test all
