@@ -322,18 +322,28 @@ discard_scanned(struct mp_reader *r)
 	r->discarded += drop;
 }
 
+/* The next item's header, if it has arrived whole. */
+static enum mp_status
+next_header(const struct mp_reader *r, struct hdr *h)
+{
+	switch (header(r->buf + r->pos, r->len - r->pos, h)) {
+	case HDR_OK: return MP_OK;
+	case HDR_SHORT: return MP_NEED_MORE;
+	case HDR_BAD:
+	default: return MP_E_BAD_BYTE;
+	}
+}
+
 /* Discard mode: step over one item's header and as much payload as is here. */
 static enum mp_status
 skip_item(struct mp_reader *r)
 {
 	size_t avail = r->len - r->pos;
 	struct hdr h;
-	enum hdr_result hr = header(r->buf + r->pos, avail, &h);
+	enum mp_status st = next_header(r, &h);
 
-	if (hr == HDR_BAD)
-		return MP_E_BAD_BYTE;
-	if (hr == HDR_SHORT)
-		return MP_NEED_MORE;
+	if (st != MP_OK)
+		return st;
 	if (h.payload > avail - h.size) {
 		r->skip = h.payload - (avail - h.size);
 		r->pos = r->len;
@@ -351,12 +361,10 @@ scan_item(struct mp_reader *r)
 {
 	size_t avail = r->len - r->pos;
 	struct hdr h;
-	enum hdr_result hr = header(r->buf + r->pos, avail, &h);
+	enum mp_status st = next_header(r, &h);
 
-	if (hr == HDR_BAD)
-		return MP_E_BAD_BYTE;
-	if (hr == HDR_SHORT)
-		return MP_NEED_MORE;
+	if (st != MP_OK)
+		return st;
 	if ((h.type == MP_ARRAY || h.type == MP_MAP) && r->depth + 1 > r->lim.max_depth) {
 		start_discard(r, MP_E_TOO_DEEP);
 		return MP_OK; /* the same item is read again, in discard mode */

@@ -4,7 +4,8 @@
 Run by tests/guest/nova.sh, as root in the UML guest:
 
   nova_keycheck.py --device /dev/VG/LV --mapping NAME \\
-                   --helper HASH=HELPER_COMMAND [--helper HASH=HELPER_COMMAND ...]
+                   --helper HASH=HELPER_COMMAND [--helper HASH=HELPER_COMMAND ...] \\
+                   [--no-key-in FILE ...]
 
 For one random 64-byte key and each HASH (ripemd160: cryptsetup 2.6's default,
 so no --hash, exactly Nova's command; sha256: --hash sha256), it opens DEVICE
@@ -15,7 +16,8 @@ name that nova-passphrase-hash).  After each open it captures
 `dmsetup table --showkeys` in memory and closes the mapping.  The two tables
 must be identical.  As controls, the two hashes must give different keys and
 neither may be the raw key, so a helper that used the wrong hash, or no hash,
-would be caught.
+would be caught.  Last, each --no-key-in FILE (the audit log) must hold
+neither the key nor a dm-crypt key, in raw bytes or in hex.
 
 Key material never leaves this process: no table, key or hash of either is
 printed, logged or written; only field names and "identical" or "differ".
@@ -66,6 +68,7 @@ def main():
     p.add_argument('--device', required=True)
     p.add_argument('--mapping', required=True)
     p.add_argument('--helper', action='append', required=True, metavar='HASH=COMMAND')
+    p.add_argument('--no-key-in', action='append', default=[], metavar='FILE')
     args = p.parse_args()
 
     from oslo_config import cfg
@@ -101,6 +104,17 @@ def main():
         failed |= verdict != 'identical' or raw
         refs[hash_name] = ref[4]
         del ref, got
+    secrets = [key, key.hex().encode()]
+    for k in refs.values():
+        secrets += [k.encode(), bytes.fromhex(k)]
+    for path in args.no_key_in:
+        with open(path, 'rb') as f:
+            data = f.read()
+        leaked = any(x in data or x.upper() in data for x in secrets)
+        print('  %s: %s' % (path, 'KEY MATERIAL FOUND' if leaked else 'no key material'))
+        failed |= leaked
+        del data
+    del secrets
     if len(refs) > 1:
         distinct = len(set(refs.values())) == len(refs)
         print('  control: %s give %s keys for the same passphrase'
