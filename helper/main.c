@@ -16,6 +16,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cap-ng.h>
+
 #include "audit.h"
 #include "helper.h"
 #include "policy.h"
@@ -242,18 +244,32 @@ lock_memory(void)
 }
 
 static void
-hello(int fd, const struct options *opt)
+send_log(int fd, const char *msg)
 {
-	char msg[256];
 	struct mp_buf b;
 
 	mp_buf_init(&b, 4096);
-	snprintf(msg, sizeof(msg), "ephcrypt-helper %s serving (pid %d, context %s, policy %s)",
-		 EPHCRYPT_VERSION, (int)getpid(), opt->context ? opt->context : "-",
-		 opt->policy_path);
 	if (ps_log(&b, "ephcrypt", 20, msg) == 0 && write(fd, b.data, b.len) != (ssize_t)b.len)
 		errx(1, "cannot write to the channel");
 	mp_buf_free(&b);
+}
+
+/* Like the real daemon: who is serving, and with what privilege. */
+static void
+hello(int fd, const struct options *opt)
+{
+	char msg[512], *caps;
+
+	snprintf(msg, sizeof(msg), "ephcrypt-helper %s serving (pid %d, context %s, policy %s)",
+		 EPHCRYPT_VERSION, (int)getpid(), opt->context ? opt->context : "-",
+		 opt->policy_path);
+	send_log(fd, msg);
+	caps = capng_print_caps_text(CAPNG_PRINT_BUFFER, CAPNG_EFFECTIVE);
+	snprintf(msg, sizeof(msg),
+		 "running with capabilities (eff/prm/inh/bnd/amb): %s; no_new_privs, seccomp on",
+		 caps ? caps : "?");
+	free(caps);
+	send_log(fd, msg);
 }
 
 int

@@ -61,9 +61,9 @@ handle_call(struct channel *ch, struct mp_frame *f)
 	mp_buf_init(&out, 16u << 20);
 	(void)ps_parse(f->root, &m); /* checked by the reader */
 	dispatch_call(&m, &out, ch->opt, &ch->peer);
+	mp_frame_free(f); /* wipes at once: a CALL may have carried a key */
 	send_all(ch, &out);
 	mp_buf_free(&out);
-	mp_frame_free(f); /* wipes: a CALL may have carried a key */
 }
 
 static void *

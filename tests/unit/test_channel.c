@@ -1059,3 +1059,33 @@ Test(channel, ec_spawn_with_stdin_closed)
 		     c.err);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "helper status 0x%x", st);
 }
+
+/*
+ * An operation that cannot be recorded is not acknowledged: once the audit
+ * log fails (here /dev/full: ENOSPC), every further request is refused.
+ */
+Test(channel, broken_audit_log_refuses_requests)
+{
+	static const char *const full_log[] = { "--audit-log", "/dev/full", NULL };
+	struct helper h;
+	struct mp_frame *f;
+	struct ps_msg m;
+	char got[200];
+
+	helper_start(&h, full_log, false);
+	send_call(&h, "a-1", "nova.privsep.fs.nope", "90", "80");
+	f = recv_reply(&h, &m);
+	expect_err(f, &m, "a-1", "builtins.NameError", NULL);
+	mp_frame_free(f);
+	/* vg_info("ephcrypt-test"): refused before anything runs */
+	send_call(&h, "a-2", "ephcrypt.vg_info", "91 ad 657068637279 70742d74657374", "80");
+	f = recv_reply(&h, &m);
+	cr_assert(mp_str_eq(m.msgid, "a-2") && m.kind == PS_ERR, "a-2 must be refused");
+	copy_str(m.name, got, sizeof(got));
+	cr_assert_str_eq(got, "builtins.OSError");
+	cr_assert(m.args->len == 2 && m.args->v.items[1].type == MP_STR, "OSError(errno, msg)");
+	copy_str(&m.args->v.items[1], got, sizeof(got));
+	cr_assert_str_eq(got, "ephcrypt.vg_info refused: the audit log cannot be written");
+	mp_frame_free(f);
+	helper_close_ok(&h);
+}
