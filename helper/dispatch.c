@@ -63,6 +63,13 @@ call_error_clear(struct call_error *e)
 	memset(e, 0, sizeof(*e));
 }
 
+static bool
+is_os_error(const char *cls)
+{
+	return cls && (strcmp(cls, EXC_OS) == 0 || strcmp(cls, EXC_NOENT) == 0 ||
+		       strcmp(cls, EXC_EXIST) == 0 || strcmp(cls, EXC_PERM) == 0);
+}
+
 static int
 put_error(struct mp_buf *out, const struct mp_value *msgid, const struct call_error *e)
 {
@@ -75,7 +82,7 @@ put_error(struct mp_buf *out, const struct mp_value *msgid, const struct call_er
 		return mp_put_array(out, 5) || mp_put_str(out, e->out ? e->out : "") ||
 		       mp_put_str(out, e->err ? e->err : "") || mp_put_int(out, e->exit_code) ||
 		       mp_put_str(out, e->cmd) || mp_put_nil(out);
-	if (e->errnum > 0)
+	if (e->errnum > 0 && is_os_error(e->cls)) /* OSError(errno, strerror) sets .errno */
 		return mp_put_array(out, 2) || mp_put_uint(out, (uint64_t)e->errnum) ||
 		       mp_put_str(out, e->msg);
 	return mp_put_array(out, 1) || mp_put_str(out, e->msg);

@@ -35,8 +35,11 @@ pee(struct call *c, const char *out, const char *err, int code, const char *cons
 	c->err.out = strdup(out ? out : "");
 	c->err.err = strdup(err ? err : "");
 	c->err.cmd[0] = '\0';
+	/* cmd is Nova's own argv, as its log would show it: Nova has no --yes. */
 	for (const char *const *a = argv; *a && n < sizeof(c->err.cmd); a++)
-		n += (size_t)snprintf(c->err.cmd + n, sizeof(c->err.cmd) - n, "%s%s", n ? " " : "", *a);
+		if (strcmp(*a, "--yes") != 0)
+			n += (size_t)snprintf(c->err.cmd + n, sizeof(c->err.cmd) - n, "%s%s",
+					      n ? " " : "", *a);
 	snprintf(c->err.msg, sizeof(c->err.msg), "%s: exit %d", argv[0], code);
 	return -1;
 }
@@ -54,7 +57,15 @@ put_visible_lvs(struct call *c, const char *vg, const char *out, const char *err
 		return call_fail(c, EXC_OS, ENOMEM, "lvlist: out of memory");
 	}
 	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		const char *name = line + strspn(line, " ");
+		/* lvs pads names to its column width on both sides; Nova strips them itself. */
+		size_t start = strspn(line, " "), end = strlen(line);
+		char name[NAME_MAX_LVM];
+
+		while (end > start && line[end - 1] == ' ')
+			end--;
+		if (end - start >= sizeof(name))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(end - start), line + start);
 		if (guard_lv_visible(c, vg, name))
 			n += (size_t)sprintf(shown + n, "%s\n", line);
 	}
@@ -343,8 +354,8 @@ ep_dmcrypt_delete(struct call *c)
 	memcpy(c->t.mapping, name, strlen(name) + 1);
 	if (guard_mapping(c, c->t.mapping) < 0)
 		return -1;
-	if (!crypt_mapping_exists(c->t.mapping))
-		call_fail(c, EXC_NOENT, ENOENT, "Device %s is not active.", c->t.mapping);
+	if (!crypt_mapping_exists(c->t.mapping)) /* cryptsetup names the target as given */
+		call_fail(c, EXC_NOENT, ENOENT, "Device %s is not active.", target);
 	else if (crypt_plain_close(c, c->t.mapping, false, &was_open) == 0)
 		return mp_put_nil(c->ret);
 	return crypt_pee(c, argv);

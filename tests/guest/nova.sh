@@ -247,4 +247,4 @@ sudo_allows "${ARGS[@]}" --privsep_sock_path "$SOCK" --lvm /tmp/x && star=allowe
 
 run_cleanups || not_ok "cleanup failed"
 echo "nova: $_vm_ok_count passed, $failures failed, $(elapsed_ms "$t_all") ms"
-((failures == 0))
+((failures == 0)) || fail "$failures check(s) failed (not ok lines above)"
