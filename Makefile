@@ -6,6 +6,7 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 SBINDIR ?= $(PREFIX)/sbin
+BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/ephcrypt
 SYSCONFDIR ?= /etc
@@ -138,10 +139,11 @@ bench: deps-test all
 	$(PYTHON) bench/bench.py
 
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(MANDIR)/man8
-	install -m 0755 $(B)/ephcrypt-helper $(B)/ephcrypt-client $(B)/ephcrypt-audit \
-		$(DESTDIR)$(SBINDIR)/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR)/examples \
+		$(DESTDIR)$(DOCDIR)/contrib/nova $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(B)/ephcrypt-helper $(B)/ephcrypt-audit $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(B)/ephcrypt-client $(DESTDIR)$(BINDIR)/
+	install -m 0644 contrib/nova/* $(DESTDIR)$(DOCDIR)/contrib/nova/
 	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 policy/examples/*.conf $(DESTDIR)$(DOCDIR)/examples/
