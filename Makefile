@@ -99,8 +99,9 @@ $(B)/tests/test_%: tests/unit/test_%.c $(B)/libephcrypt-proto.a $(HELPER_OBJS) |
 		$(filter-out $(B)/helper/main.o,$(HELPER_OBJS)) $(B)/libephcrypt-proto.a \
 		$(PKG_LIBS) -lcriterion -lpthread
 
-check: deps-test all check-unit check-asan check-valgrind check-interop check-guest
-	@echo "make check: all suites passed"
+CHECK_STAGES := check-unit check-asan check-valgrind check-interop check-guest
+check: deps-test all $(CHECK_STAGES)
+	@echo "check: $(words $(CHECK_STAGES)) passed, 0 failed"
 
 # test_audit runs the tool; test_channel runs the helper.
 $(B)/tests/test_audit: $(B)/ephcrypt-audit
@@ -137,6 +138,7 @@ demo: deps-test all
 
 bench: deps-test all
 	$(PYTHON) bench/bench.py
+	tests/vm/run --timeout 600 bench/storage.sh
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR)/examples \
