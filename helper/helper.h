@@ -43,7 +43,7 @@ struct options {
 
 /* What a call named: copied here so the audit record outlives the handler. */
 struct target {
-	char vg[128], lv[128], mapping[128], device[256];
+	char vg[128], lv[128], mapping[128], device[272];
 	char cipher[64], flags[96];
 	unsigned key_size, sector_size;
 };

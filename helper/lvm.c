@@ -210,9 +210,9 @@ fail_from_lvm(struct call *c, const char *what, const struct lvm_out *o)
 		return call_fail(c, EXC_NOENT, ENOENT, "%s: %s", what, r);
 	if (strstr(r, "already exists"))
 		return call_fail(c, EXC_EXIST, EEXIST, "%s: %s", what, r);
-	if (strstr(r, "nsufficient free"))
+	if (strstr(r, "nsufficient free") || strstr(r, "insufficient"))
 		e = ENOSPC;
-	else if (strstr(r, "in use") || strstr(r, "is open"))
+	else if (strstr(r, "in use") || strstr(r, "is open") || strstr(r, "used by another device"))
 		e = EBUSY;
 	return call_fail(c, EXC_OS, e, "%s: %s (lvm exit %d)", what, r, o->status);
 }
@@ -311,19 +311,6 @@ lvm_lv_info(struct call *c, const char *vg, const char *lv, struct lv_info *li)
 }
 
 int
-lvm_lv_exists(struct call *c, const char *vg, const char *lv, bool *exists)
-{
-	struct lv_info li;
-
-	*exists = lvm_lv_info(c, vg, lv, &li) == 0;
-	if (!*exists && c->err.errnum == ENOENT) {
-		call_error_clear(&c->err);
-		return 0;
-	}
-	return *exists ? 0 : -1;
-}
-
-int
 lvm_lv_create(struct call *c, const char *vg, const char *lv, uint64_t size)
 {
 	char sz[32];
@@ -351,6 +338,11 @@ lvm_lv_remove(struct call *c, const char *vg, const char *lv)
 	if (lvm_run(c->opt, argv, &o) < 0 || o.status != 0)
 		rc = fail_from_lvm(c, "lv_remove", &o);
 	lvm_out_free(&o);
+	if (rc < 0 && c->err.errnum == ENOENT)
+		call_fail(c, EXC_NOENT, ENOENT, "logical volume '%s' not found", full);
+	else if (rc < 0 && c->err.errnum == EBUSY)
+		call_fail(c, EXC_OS, EBUSY, "logical volume '%s' is open (a mapping or a user holds it)",
+			  full);
 	return rc;
 }
 

@@ -12,7 +12,7 @@ struct vg_info {
 };
 
 struct lv_info {
-	char path[256];
+	char path[264]; /* "/dev/" VG "/" LV, each name at most 127 bytes */
 	uint64_t size;
 	bool active, open;
 };
@@ -31,7 +31,6 @@ void lvm_out_free(struct lvm_out *o);
 /* Each returns 0, or -1 with the call's error set (errno-style classes). */
 int lvm_vg_info(struct call *c, const char *vg, struct vg_info *vi);
 int lvm_lv_info(struct call *c, const char *vg, const char *lv, struct lv_info *li);
-int lvm_lv_exists(struct call *c, const char *vg, const char *lv, bool *exists);
 int lvm_lv_create(struct call *c, const char *vg, const char *lv, uint64_t size);
 int lvm_lv_remove(struct call *c, const char *vg, const char *lv);
 /* Encodes an array of LV names the policy lets the caller see. */
