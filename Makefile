@@ -32,7 +32,7 @@ LDHARDEN := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
 PKG_CFLAGS = $(shell pkg-config --cflags $(LIBS_HELPER) msgpack 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(LIBS_HELPER) 2>/dev/null)
 
-PROTO_SRCS := protocol/mp_decode.c protocol/mp_encode.c protocol/privsep.c
+PROTO_SRCS := protocol/mp_decode.c protocol/mp_encode.c protocol/privsep.c protocol/utf8.c
 HELPER_SRCS := $(wildcard helper/*.c)
 PROTO_OBJS := $(PROTO_SRCS:%.c=$(B)/%.o)
 HELPER_OBJS := $(HELPER_SRCS:%.c=$(B)/%.o)
@@ -81,11 +81,11 @@ $(B)/ephcrypt-helper: $(HELPER_OBJS) $(B)/libephcrypt-proto.a
 	@$(CC) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) -lpthread
 
 # The reviewer's tool: its own main, json-c and libcrypto only.
-$(B)/ephcrypt-audit: tools/ephcrypt-audit.c | deps
+$(B)/ephcrypt-audit: tools/ephcrypt-audit.c protocol/utf8.c protocol/utf8.h | deps
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
-	@$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags json-c libcrypto) $(LDHARDEN) -o $@ $< \
-		$(shell pkg-config --libs json-c libcrypto)
+	@$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags json-c libcrypto) $(LDHARDEN) -o $@ \
+		tools/ephcrypt-audit.c protocol/utf8.c $(shell pkg-config --libs json-c libcrypto)
 
 $(B)/ephcrypt-client: $(B)/client/client.o $(B)/client/cli.o $(B)/libephcrypt-proto.a
 	@echo "  CCLD    $@"

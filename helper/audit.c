@@ -34,6 +34,7 @@
 
 #include <openssl/evp.h>
 
+#include "../protocol/utf8.h"
 #include "audit.h"
 #include "helper.h"
 
@@ -131,35 +132,6 @@ jw_fmt(struct jw *w, const char *fmt, ...)
 		w->full = true;
 	else
 		jw_raw(w, tmp, (size_t)n);
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes left) and its code point, or 0. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n, unsigned *cp)
-{
-	size_t len, i;
-	unsigned c = s[0], min;
-
-	if (c < 0x80)
-		return *cp = c, 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, *cp = c & 0x1f, min = 0x80;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, *cp = c & 0x0f, min = 0x800;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, *cp = c & 0x07, min = 0x10000;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		*cp = *cp << 6 | (s[i] & 0x3f);
-	}
-	if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
-		return 0;
-	return len;
 }
 
 /* Code points that are valid JSON but would fool a terminal or a line-based reader. */

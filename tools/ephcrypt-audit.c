@@ -23,6 +23,8 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
+#include "../protocol/utf8.h"
+
 #define START_MARKER "ephcrypt-audit-v1"
 /* helper.h would pull in msgpack; test_audit.c keeps the two versions equal. */
 #define TOOL_VERSION "0.1.0"
@@ -351,43 +353,16 @@ matches(struct json_object *o, const struct filter *f)
 	return true;
 }
 
-/* Length of the valid UTF-8 sequence at s and its code point, or 0. */
-static size_t
-utf8_seq(const unsigned char *s, unsigned *cp)
-{
-	size_t len, i;
-	unsigned c = s[0], min;
-
-	if (c < 0x80)
-		return *cp = c, 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, *cp = c & 0x1f, min = 0x80;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, *cp = c & 0x0f, min = 0x800;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, *cp = c & 0x07, min = 0x10000;
-	else
-		return 0;
-	for (i = 1; i < len; i++) { /* stops at the NUL: it is no continuation byte */
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		*cp = *cp << 6 | (s[i] & 0x3f);
-	}
-	if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /* Print a string from the log so that no control or bidi character reaches the terminal. */
 static void
 put_safe(const char *str)
 {
-	const unsigned char *s = (const unsigned char *)str;
+	const unsigned char *s = (const unsigned char *)str, *end = s + strlen(str);
 	unsigned cp;
 	size_t n;
 
 	for (; *s; s += n ? n : 1) {
-		n = utf8_seq(s, &cp);
+		n = utf8_seq(s, (size_t)(end - s), &cp);
 		if (n == 0)
 			printf("\\x%02x", *s);
 		else if (cp == '\\')

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Strict UTF-8: what the audit log may write as text and what the reviewer's tool may print. */
+#ifndef EPHCRYPT_UTF8_H
+#define EPHCRYPT_UTF8_H
+
+#include <stddef.h>
+
+/* Length of the valid UTF-8 sequence at s (n bytes left) and its code point, or 0. */
+size_t utf8_seq(const unsigned char *s, size_t n, unsigned *cp);
+
+#endif
