@@ -110,7 +110,8 @@ collect(struct lvm_out *o, int outfd, int errfd, unsigned timeout_s, pid_t pid)
 	}
 }
 
-int
+/* Run the configured lvm binary with argv (argv[0] is "lvm"); never a shell. */
+static int
 lvm_run(const struct options *opt, const char *const argv[], struct lvm_out *o)
 {
 	char *env[4], sysdir[300];

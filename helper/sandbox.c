@@ -48,7 +48,7 @@
 static const unsigned base_caps[] = { CAP_SYS_ADMIN, CAP_IPC_LOCK };
 static const unsigned no_udev_caps[] = { CAP_MKNOD };
 
-bool
+static bool
 sandbox_udev_running(void)
 {
 	struct stat st;
@@ -153,7 +153,7 @@ sandbox_filter(uint32_t default_action)
 	return ctx;
 }
 
-void
+static void
 sandbox_seccomp(void)
 {
 	scmp_filter_ctx ctx = sandbox_filter(SANDBOX_DEFAULT_ACTION);

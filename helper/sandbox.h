@@ -34,7 +34,5 @@ extern const size_t sandbox_errno_len;
 void sandbox_add_arg_rules(scmp_filter_ctx ctx);
 /* The whole filter, not loaded: for the helper and for the death tests. */
 scmp_filter_ctx sandbox_filter(uint32_t default_action);
-void sandbox_seccomp(void);
-bool sandbox_udev_running(void);
 
 #endif

@@ -25,8 +25,6 @@ struct lvm_out {
 	bool timed_out;
 };
 
-/* Run the configured lvm binary with argv (argv[0] is "lvm"); never a shell. */
-int lvm_run(const struct options *opt, const char *const argv[], struct lvm_out *o);
 void lvm_out_free(struct lvm_out *o);
 /* Each returns 0, or -1 with the call's error set (errno-style classes). */
 int lvm_vg_info(struct call *c, const char *vg, struct vg_info *vi);

@@ -89,7 +89,6 @@ struct mp_reader {
 	bool discarding;
 	uint64_t skip;	  /* payload bytes still to drop */
 	uint64_t pending; /* items still to drop */
-	size_t discarded;
 	enum mp_status discard_reason;
 	/* Raw encoding of the current message's msgid, once it has been scanned;
 	 * after MP_E_TOO_BIG or MP_E_TOO_MANY, that of the dropped message. */

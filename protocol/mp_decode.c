@@ -190,7 +190,6 @@ scan_reset(struct mp_reader *r)
 	r->remaining[0] = 1;
 	r->discarding = false;
 	r->skip = 0;
-	r->discarded = 0;
 	r->pending = 0;
 	r->msgid_pending = false;
 	r->msgid_len = 0;
@@ -313,13 +312,11 @@ discard_scanned(struct mp_reader *r)
 {
 	size_t drop;
 
-	r->discarded += r->pos;
 	consume(r, r->pos);
 	r->pos = 0;
 	drop = r->skip < r->len ? (size_t)r->skip : r->len;
 	consume(r, drop);
 	r->skip -= drop;
-	r->discarded += drop;
 }
 
 /* The next item's header, if it has arrived whole. */
