@@ -156,12 +156,17 @@ sandbox_filter(uint32_t default_action)
 static void
 sandbox_seccomp(void)
 {
+#ifdef EPHCRYPT_TEST_BUILD_WITHOUT_SECCOMP
+	/* valgrind cannot emulate seccomp(2): only `make check-valgrind` builds this. */
+	fprintf(stderr, "ephcrypt-helper: TEST BUILD WITHOUT SECCOMP; never install it\n");
+#else
 	scmp_filter_ctx ctx = sandbox_filter(SANDBOX_DEFAULT_ACTION);
 	int rc = seccomp_load(ctx);
 
 	seccomp_release(ctx);
 	if (rc < 0)
 		errx(1, "sandbox: cannot load the seccomp filter: %s", strerror(-rc));
+#endif
 }
 
 void
@@ -170,10 +175,5 @@ sandbox_apply(const struct options *opt)
 	(void)opt;
 	drop_capabilities();
 	harden_process();
-#ifdef EPHCRYPT_TEST_BUILD_WITHOUT_SECCOMP
-	/* valgrind cannot emulate seccomp(2): only `make check-valgrind` builds this. */
-	fprintf(stderr, "ephcrypt-helper: TEST BUILD WITHOUT SECCOMP; never install it\n");
-#else
 	sandbox_seccomp();
-#endif
 }
