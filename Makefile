@@ -20,6 +20,8 @@ BUILD_PKGS := build-essential pkg-config libcryptsetup-dev libseccomp-dev libcap
 TEST_PKGS := libcriterion-dev lvm2 python3-oslo.privsep python3-msgpack cryptsetup-bin \
 	user-mode-linux kmod valgrind
 NOVA_PKGS := python3-nova
+FUZZ_PKGS := clang libclang-rt-14-dev
+FUZZ_SECONDS ?= 60
 
 LIBS_HELPER := libcryptsetup libseccomp libcap-ng json-c libcrypto devmapper
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
@@ -40,7 +42,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
 .PHONY: all deps deps-test deps-nova check check-unit check-asan check-valgrind \
-	check-interop check-guest demo bench install clean format
+	check-interop check-guest demo bench fuzz install clean format
 
 all: deps $(B)/ephcrypt-helper $(B)/ephcrypt-client $(B)/ephcrypt-audit
 
@@ -139,6 +141,11 @@ demo: deps-test all
 bench: deps-test all
 	$(PYTHON) bench/bench.py
 	tests/vm/run --timeout 600 bench/storage.sh
+
+# libFuzzer on the codec and the policy parser (tests/fuzz/README); not part of check.
+fuzz: deps
+	$(call install_missing,$(FUZZ_PKGS))
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR)/examples \

@@ -170,22 +170,25 @@ ep_lvcreate(struct call *c)
 	char sz[32], pre[32];
 	uint64_t size, prealloc = 0;
 	/* --yes: never prompt over an old signature (Nova bug 2129678). */
-	const char *argv[] = { "lvcreate", "--yes", "-L", sz, "-n", c->t.lv, c->t.vg, NULL, NULL,
-			       NULL };
+	const char *plain[] = { "lvcreate", "--yes", "-L", sz, "-n", c->t.lv, c->t.vg, NULL };
+	/*
+	 * Nova's sparse form (-L <prealloc> --virtualsize <size>), pinned to a
+	 * snapshot of a zero device: under LVM's default sparse type (thin) it
+	 * would also make a thin pool named lvolN, outside the policy, that
+	 * outlives the LV.  A snapshot's hidden origin goes with it.
+	 */
+	const char *sparse[] = { "lvcreate", "--yes", "--type", "snapshot", "-L", pre,
+				 "--virtualsize", sz, "-n", c->t.lv, c->t.vg, NULL };
 
 	if (arg_u64(c, 0, 1, UINT64_C(1) << 60, &size) < 0 ||
 	    arg_cstr(c, 1, c->t.lv, sizeof(c->t.lv)) < 0 ||
 	    arg_cstr(c, 2, c->t.vg, sizeof(c->t.vg)) < 0 || guard_lv(c, c->t.vg, c->t.lv) < 0 ||
 	    guard_lv_size(c, c->t.vg, size) < 0 ||
-	    (arg_get(c, 3) && arg_u64(c, 3, 1, size, &prealloc) < 0))
+	    (arg_get(c, 3) && arg_u64(c, 3, 0, size, &prealloc) < 0))
 		return -1;
-	snprintf(sz, sizeof(sz), "%llub", (unsigned long long)(prealloc ? prealloc : size));
-	if (prealloc) { /* Nova's sparse form: -L <prealloc>b --virtualsize <size>b */
-		snprintf(pre, sizeof(pre), "%llub", (unsigned long long)size);
-		argv[4] = "--virtualsize", argv[5] = pre, argv[6] = "-n", argv[7] = c->t.lv,
-		argv[8] = c->t.vg;
-	}
-	if (report(c, argv, 3, false, NULL) < 0)
+	snprintf(sz, sizeof(sz), "%llub", (unsigned long long)size);
+	snprintf(pre, sizeof(pre), "%llub", (unsigned long long)prealloc);
+	if (report(c, prealloc ? sparse : plain, 3, false, NULL) < 0)
 		return -1;
 	mp_buf_reset(c->ret);
 	return mp_put_nil(c->ret);
@@ -248,6 +251,8 @@ clear_pass(int fd, uint8_t *buf, uint64_t size, bool random_data)
 		if (random_data && getrandom(buf, n, 0) != (ssize_t)n)
 			return -1;
 		w = pwrite(fd, buf, n, (off_t)off);
+		if (w == 0)
+			errno = ENOSPC; /* shred's word for a device that ends early */
 		if (w <= 0)
 			return -1;
 		off += (uint64_t)w;

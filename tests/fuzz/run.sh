@@ -1,28 +1,23 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
-# tests/fuzz/run.sh [SECONDS]: build the libFuzzer harness and run it for SECONDS (default 60).
-# FUZZ_RELAXED=1 skips the properties that known open bugs break (see README).
+# tests/fuzz/run.sh [SECONDS [TARGET...]]: build the libFuzzer harnesses and run
+# each for SECONDS (default 60).  TARGET: mp (the msgpack codec and privsep
+# envelope) and policy (the policy parser); default both.
+# FUZZ_RELAXED=1 skips the mp properties that known open bugs break (see README).
 # Exit 0 when no crash was found, 1 otherwise (the crash input is printed as hex).
 set -eu
 cd "$(dirname "$0")/../.."
 secs=${1:-60}
-case $secs in '' | *[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;; esac
+case $secs in '' | *[!0-9]*) echo "usage: $0 [SECONDS [mp|policy...]]" >&2; exit 2 ;; esac
+[ $# -gt 0 ] && shift
+targets=${*:-mp policy}
 CLANG=${CLANG:-clang}
 if ! command -v "$CLANG" >/dev/null 2>&1; then
 	echo "fuzz: $CLANG not found; install clang and libclang-rt-14-dev" >&2
 	exit 77
 fi
-extra=
-bin=build/fuzz_mp
-if [ "${FUZZ_RELAXED:-0}" = 1 ]; then
-	extra=-DFUZZ_RELAXED
-	bin=build/fuzz_mp_relaxed
-fi
-mkdir -p build/fuzz-corpus build/fuzz-artifacts
-# shellcheck disable=SC2086 # $extra is one flag or nothing
-"$CLANG" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_GNU_SOURCE $extra \
-	-Iprotocol tests/fuzz/fuzz_mp.c protocol/*.c -o "$bin"
-log=build/fuzz-artifacts/last-run.log
+FLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_GNU_SOURCE"
+mkdir -p build/fuzz-artifacts
 # Newest crash/leak/timeout/oom artifact, or nothing.
 newest() {
 	latest=
@@ -33,24 +28,59 @@ newest() {
 	done
 	printf '%s' "$latest"
 }
-before=$(newest)
-set +e
-"$bin" -dict=tests/fuzz/fuzz_mp.dict -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-	-print_final_stats=1 -artifact_prefix=build/fuzz-artifacts/ \
-	build/fuzz-corpus tests/fuzz/corpus >"$log" 2>&1
-rc=$?
-set -e
-grep -E '^#[0-9]+.*(DONE|pulse)|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb' "$log" | tail -4
-grep -E 'fuzz_mp:|ERROR:|runtime error' "$log" | head -5 || true
-after=$(newest)
-if [ "$rc" -ne 0 ] || [ "$after" != "$before" ]; then
-	if [ -n "$after" ]; then
-		echo "fuzz: crash input $after ($(wc -c <"$after") bytes):"
-		xxd -p "$after" | head -20
+# build TARGET: compile build/fuzz_TARGET; sets bin, dict, seeds.
+build() {
+	case $1 in
+	mp)
+		extra=
+		bin=build/fuzz_mp
+		if [ "${FUZZ_RELAXED:-0}" = 1 ]; then
+			extra=-DFUZZ_RELAXED
+			bin=build/fuzz_mp_relaxed
+		fi
+		# shellcheck disable=SC2086 # $FLAGS and $extra are lists of flags
+		"$CLANG" $FLAGS $extra -Iprotocol tests/fuzz/fuzz_mp.c protocol/*.c -o "$bin"
+		dict=tests/fuzz/fuzz_mp.dict seeds=tests/fuzz/corpus
+		;;
+	policy)
+		bin=build/fuzz_policy
+		# shellcheck disable=SC2086
+		"$CLANG" $FLAGS -Ihelper -Iprotocol tests/fuzz/fuzz_policy.c helper/policy.c \
+			helper/names.c helper/util.c -o "$bin"
+		dict=tests/fuzz/fuzz_policy.dict seeds=tests/fuzz/policy-corpus
+		;;
+	*) echo "fuzz: unknown target '$1' (mp, policy)" >&2; exit 2 ;;
+	esac
+}
+passed=0 failed=0
+for t in $targets; do
+	build "$t"
+	corpus=build/fuzz-corpus-$t
+	log=build/fuzz-artifacts/last-run-$t.log
+	mkdir -p "$corpus"
+	before=$(newest)
+	set +e
+	"$bin" -dict="$dict" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 -artifact_prefix=build/fuzz-artifacts/ \
+		"$corpus" "$seeds" >"$log" 2>&1
+	rc=$?
+	set -e
+	echo "fuzz $t:"
+	grep -E 'stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb' "$log" |
+		sed 's/^/  /'
+	grep -E 'fuzz_(mp|policy):|ERROR:|runtime error' "$log" | head -5 || true
+	after=$(newest)
+	if [ "$rc" -ne 0 ] || [ "$after" != "$before" ]; then
+		if [ -n "$after" ]; then
+			echo "fuzz $t: crash input $after ($(wc -c <"$after") bytes):"
+			xxd -p "$after" | head -20
+		fi
+		echo "fuzz $t: FAILED (exit $rc), full log in $log"
+		failed=$((failed + 1))
+	else
+		echo "fuzz $t: no crash in ${secs}s"
+		passed=$((passed + 1))
 	fi
-	echo "fuzz: FAILED (exit $rc), full log in $log"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
-echo "fuzz: no crash in ${secs}s"
-echo "1 passed, 0 failed"
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

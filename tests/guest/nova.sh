@@ -114,8 +114,19 @@ vgcreate -q "$VG" "$DISK" >/dev/null
 before=$(snapshot_state)
 t_all=$(date +%s%N)
 
+# Nova's sparse LVs (lvcreate -L 64M --virtualsize SIZE): ephcrypt pins
+# --type snapshot, a snapshot of a zero device that goes with the LV.  LVM's
+# default sparse type is thin, which also makes a pool, lvolN, that outlives
+# the LV.  The reference gets snapshot from its config so that the runs can be
+# compared; ephcrypt's runs keep the default (and the guest has no
+# dm-thin-pool, so only the pinned type can work).
+SNAPSHOT_LVM=$WORK/lvm-snapshot
+mkdir "$SNAPSHOT_LVM"
+{ cat "$LVM_SYSTEM_DIR/lvm.conf"; echo 'global { sparse_segtype_default = "snapshot" }'; } \
+    >"$SNAPSHOT_LVM/lvm.conf"
+
 # 1. Unpatched Nova: [nova_sys_admin] helper_command is privsep-helper, then ephcrypt.
-if driver ref --storage-helper privsep-helper &&
+if LVM_SYSTEM_DIR=$SNAPSHOT_LVM driver ref --storage-helper privsep-helper &&
     check_run ref --serves sys_admin_pctxt=privsep-helper; then
     ok "unpatched Nova through privsep-helper: every call gives what Nova's code expects"
 else

@@ -38,8 +38,9 @@ PATTERN = b'\xa5' * MIB
 # two runs of the same sequence whatever the helper, as two runs through
 # privsep-helper showed: LV UUID and CTime, as each run makes a new LV; Seq,
 # the VG metadata's sequence number, which every change raises, so the second
-# run starts higher.  Nothing else is left out.
-LVS_RUN_DEPENDENT = ('LV UUID', 'CTime', 'Seq')
+# run starts higher; Origin UUID, the UUID of a sparse LV's hidden origin,
+# also new in each run.  Nothing else is left out.
+LVS_RUN_DEPENDENT = ('LV UUID', 'CTime', 'Seq', 'Origin UUID')
 
 
 def jsonable(v):
@@ -85,6 +86,9 @@ class Recorder:
                  'args': jsonable(e.args), 'str': str(e)}
         self.times[step] = round(time.monotonic() - t0, 3)
         self.results[step] = r
+        if os.environ.get('EPHCRYPT_NOVA_TRACE'):
+            print('  step %s: %.3f s, %s' % (step, self.times[step], 'exc' if 'exc' in r else 'ret'),
+                  file=sys.stderr)
         return r
 
     def fact(self, step, value):
@@ -249,6 +253,29 @@ def lvm_sequence(rec, conf, vg, uuid):
     return dev, missing
 
 
+def sparse_sequence(rec, conf, vg, uuid):
+    """Nova's sparse_logical_volumes: a 64 MiB snapshot of a 256 MiB virtual origin.
+
+    Removed with volume_clear = none: remove_volumes clears first, and zeroing
+    all 256 MiB overflows the 64 MiB snapshot, which the kernel then
+    invalidates (Nova's own behaviour, whatever the helper).
+    """
+    from nova.privsep import fs
+    from nova.virt.libvirt.storage import lvm
+    eph = '/dev/%s/%s_disk.eph0' % (vg, uuid)
+    rec.call('create_volume.sparse', lvm.create_volume, vg, os.path.basename(eph), 256 * MIB,
+             sparse=True)
+    rec.call('volume_info.sparse', lvm.volume_info, eph)
+    rec.call('raw.lvinfo.sparse', fs.lvinfo, eph)
+    rec.call('get_volume_size.sparse', lvm.get_volume_size, eph)
+    write_pattern(eph, (0, 200 * MIB))
+    rec.fact('sparse.data', [classify(eph, o) for o in (0, 100 * MIB, 200 * MIB)])
+    conf.set_override('volume_clear', 'none', group='libvirt')
+    rec.call('remove_volumes.sparse', lvm.remove_volumes, [eph])
+    conf.set_override('volume_clear', 'zero', group='libvirt')
+    rec.call('list_volumes.after_sparse', lvm.list_volumes, vg)
+
+
 def dmcrypt_sequence(rec, conf, dev, key):
     from nova.privsep import libvirt as plibvirt
     from nova.virt.libvirt.storage import dmcrypt
@@ -328,6 +355,8 @@ def run(args):
     rec = Recorder(QUICK_STEPS if args.quick else None)
     key = os.urandom(conf.ephemeral_storage_encryption.key_size // 8)
     dev, missing = lvm_sequence(rec, conf, args.vg, args.uuid)
+    if not args.quick:
+        sparse_sequence(rec, conf, args.vg, args.uuid)
     dmcrypt_sequence(rec, conf, dev, key)
     del key
     remove_sequence(rec, args.vg, dev, missing)
@@ -460,6 +489,13 @@ def expectations(uuid):
         'clear_volume.shred.data': ret(['other'] * 8),
         'clear_volume.none.data': ret('pattern'),
         'clear_volume.missing': ret(None),
+        'create_volume.sparse': ret(None),
+        # A snapshot of a 256 MiB zero device: the snapshot's own size is its 64 MiB.
+        'volume_info.sparse': lambda r: 'vorigin' in {k.strip(): v for k, v in r['ret'].items()}
+        .get('Origin'),
+        'get_volume_size.sparse': ret(256 * MIB),
+        'sparse.data': ret(['pattern', 'zero', 'pattern']),
+        'remove_volumes.sparse': ret(None), 'list_volumes.after_sparse': ret(lvs),
         'dmcrypt.create_volume': ret(None), 'dmcrypt.create_volume.exists': ret(True),
         'dmcrypt.list_volumes': ret([mapping]),
         'get_volume_size.mapper': ret(64 * MIB),

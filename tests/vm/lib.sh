@@ -61,7 +61,7 @@ trap 'exit 143' TERM
 # Device numbers are left out: a recreated device may get another minor.
 snapshot_state() {
     {
-        lvs --noheadings -o vg_name,lv_name | awk 'NF { print "lv", $1, $2 }'
+        lvs -a --noheadings -o vg_name,lv_name | awk 'NF { print "lv", $1, $2 }'
         dmsetup ls | awk '$0 != "No devices found" && NF { print "dm", $1 }'
     } | LC_ALL=C sort
 }
