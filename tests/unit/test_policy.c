@@ -332,6 +332,21 @@ Test(policy, bad_regex_with_regerror_text)
 	    "policy.conf:6: bad pattern '*x': Invalid preceding regular expression\n");
 }
 
+Test(policy, pattern_too_complex_is_refused_before_regcomp)
+{
+	/* glibc copies what a repetition repeats: these would take gigabytes. */
+	bad("[volumes]\nlv a++++++++++++++++++++++++++++++++\nlv (a{99}){99}\nlv a{4096}\n"
+	    "[mappings]\nmapping ((x|y)*){2000}\n",
+	    "policy.conf:2: bad pattern 'a++++++++++++++++++++++++++++++++': too complex (its "
+	    "repetitions expand to over 4096 elements)\n"
+	    "policy.conf:3: bad pattern '(a{99}){99}': too complex (its repetitions expand to over "
+	    "4096 elements)\n"
+	    "policy.conf:4: bad pattern 'a{4096}': too complex (its repetitions expand to over "
+	    "4096 elements)\n"
+	    "policy.conf:6: bad pattern '((x|y)*){2000}': too complex (its repetitions expand to "
+	    "over 4096 elements)\n");
+}
+
 Test(policy, pattern_cannot_escape_its_anchors)
 {
 	/* Wrapped blindly, "x)|(.*" would give "^(x)|(.*)$": any name. */
