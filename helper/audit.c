@@ -60,6 +60,7 @@ static struct {
 	bool regular;   /* a regular file: flock, fstat, fdatasync apply */
 	off_t end;      /* file size after our last record */
 	int broken_err; /* the first failure, returned from then on */
+	char broken_why[512];
 	char prev[2 * EVP_MAX_MD_SIZE + 1];
 	char host[256];
 	char path[PATH_MAX];
@@ -412,7 +413,14 @@ chain_from_tail(off_t size, char *why, size_t whylen)
 	return r;
 }
 
-/* Under flock: another helper may have appended since our last record. */
+/*
+ * Under flock: another helper may have appended since our last record. A file
+ * shorter than that has lost records (cut, or truncated as logrotate's
+ * copytruncate does), which no chain can show later: the log is broken from
+ * then on. A file renamed or replaced (logrotate's create) is accepted as
+ * before: it is not seen here, as wfd still names the file we wrote, whose
+ * chain stays intact; a restarted helper starts a new chain in the new file.
+ */
 static int
 resync(char *why, size_t whylen)
 {
@@ -423,30 +431,107 @@ resync(char *why, size_t whylen)
 	if (st.st_size == lg.end)
 		return 0;
 	if (st.st_size < lg.end)
-		syslog(LOG_WARNING,
-		       "audit log %s shrank from %lld to %lld bytes since our last record: "
-		       "truncated or replaced by someone else",
-		       lg.path, (long long)lg.end, (long long)st.st_size);
+		return fail(EBADMSG, why, whylen,
+		            "shrank from %lld to %lld bytes since our last record "
+		            "(truncated, or records cut from its end)",
+		            (long long)lg.end, (long long)st.st_size);
 	return chain_from_tail(st.st_size, why, whylen);
 }
 
+/* Split path into its directory ("." or "/" or without trailing slashes) and last name. */
 static int
-create_parent(const char *path, char *why, size_t whylen)
+split_path(const char *path, char dir[PATH_MAX], const char **base)
 {
-	char dir[PATH_MAX];
-	char *slash;
+	const char *slash = strrchr(path, '/');
+	size_t n;
 
-	if (strlen(path) >= sizeof(dir))
+	*base = slash ? slash + 1 : path;
+	n = slash ? (size_t)(slash - path) : 0;
+	while (n > 0 && path[n - 1] == '/')
+		n--;
+	if (n >= PATH_MAX)
+		return -ENAMETOOLONG;
+	if (n == 0) {
+		strcpy(dir, slash ? "/" : ".");
+		return 0;
+	}
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	return 0;
+}
+
+/* One level only: a missing grandparent means a wrong path, not a fresh install. */
+static int
+make_dir(const char *dir, char *why, size_t whylen)
+{
+	char up[PATH_MAX];
+	const char *name;
+	int ufd, r = 0;
+
+	if (split_path(dir, up, &name) < 0)
 		return fail(ENAMETOOLONG, why, whylen, "the path is too long");
-	strcpy(dir, path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	/* One level only: a missing grandparent means a wrong path, not a fresh install. */
-	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
-		return 0;
-	return fail(errno, why, whylen, "cannot create the directory %s: %s", dir, strerror(errno));
+	ufd = open(up, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ufd < 0)
+		return fail(errno, why, whylen, "cannot create the directory %s: %s", dir,
+		            strerror(errno));
+	if (mkdirat(ufd, name, 0700) < 0) {
+		if (errno != EEXIST) /* EEXIST: made meanwhile; open_dir checks it */
+			r = fail(errno, why, whylen, "cannot create the directory %s: %s", dir,
+			         strerror(errno));
+	} else if (fsync(ufd) < 0) { /* the new entry must survive a crash */
+		r = fail(errno, why, whylen, "fsync of %s: %s", up, strerror(errno));
+	}
+	close(ufd);
+	return r;
+}
+
+static int
+dir_open_failed(const char *dir, char *why, size_t whylen)
+{
+	int err = errno;
+	struct stat st;
+
+	/* O_DIRECTORY|O_NOFOLLOW says ENOTDIR for a symlink; lstat only picks the message. */
+	if ((err == ENOTDIR || err == ELOOP) && lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
+		return fail(ELOOP, why, whylen,
+		            "the directory %s is a symbolic link; refusing to follow it", dir);
+	return fail(err, why, whylen, "the directory %s: %s", dir, strerror(err));
+}
+
+/* Whoever can write the directory can swap the log for another file. */
+static int
+check_dir(const char *dir, const struct stat *st, char *why, size_t whylen)
+{
+	if (st->st_uid != 0)
+		return fail(EPERM, why, whylen, "the directory %s is owned by uid %u, not by root",
+		            dir, (unsigned)st->st_uid);
+	if (st->st_mode & 022)
+		return fail(EPERM, why, whylen,
+		            "the directory %s is writable by group or others (mode %04o)", dir,
+		            (unsigned)(st->st_mode & 07777));
+	return 0;
+}
+
+/* Open (creating it 0700 if missing) and check the log's directory; *dfd is -1 or open. */
+static int
+open_dir(const char *dir, int *dfd, char *why, size_t whylen)
+{
+	const int fl = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	struct stat st;
+	int r;
+
+	*dfd = open(dir, fl);
+	if (*dfd < 0 && errno == ENOENT) {
+		r = make_dir(dir, why, whylen);
+		if (r < 0)
+			return r;
+		*dfd = open(dir, fl);
+	}
+	if (*dfd < 0)
+		return dir_open_failed(dir, why, whylen);
+	if (fstat(*dfd, &st) < 0)
+		return fail(errno, why, whylen, "fstat of %s: %s", dir, strerror(errno));
+	return check_dir(dir, &st, why, whylen);
 }
 
 /* The file we opened must be ours alone; a character device is allowed (tests, /dev/null). */
@@ -469,13 +554,13 @@ check_file(const struct stat *st, char *why, size_t whylen)
 	return 0;
 }
 
-/* The reader must be the very file the writer has, not whatever the path names now. */
+/* The reader must be the very file the writer has, not whatever the name holds now. */
 static int
-open_reader(const struct stat *wst, char *why, size_t whylen)
+open_reader(int dfd, const char *base, const struct stat *wst, char *why, size_t whylen)
 {
 	struct stat st;
 
-	lg.rfd = open(lg.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	lg.rfd = openat(dfd, base, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
 	if (lg.rfd < 0)
 		return fail(errno, why, whylen, "%s", strerror(errno));
 	if (fstat(lg.rfd, &st) < 0)
@@ -485,21 +570,42 @@ open_reader(const struct stat *wst, char *why, size_t whylen)
 	return 0;
 }
 
+/* Open, or create with O_EXCL: only then do we know that the file is new. */
 static int
-open_writer(struct stat *st, char *why, size_t whylen)
+open_or_create(int dfd, const char *base, bool *created)
 {
+	/* O_NONBLOCK so that a FIFO planted at the path cannot hang start-up. */
+	const int fl = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK;
+	int fd = -1;
+
+	*created = false;
+	for (int i = 0; i < 3 && fd < 0; i++) { /* retried only while it vanishes and reappears */
+		fd = openat(dfd, base, fl);
+		if (fd >= 0 || errno != ENOENT)
+			break;
+		fd = openat(dfd, base, fl | O_CREAT | O_EXCL, 0600);
+		*created = fd >= 0;
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	return fd;
+}
+
+static int
+open_writer(int dfd, const char *base, struct stat *st, char *why, size_t whylen)
+{
+	bool created;
 	int fl;
 
-	/* O_NONBLOCK so that a FIFO planted at the path cannot hang start-up. */
-	lg.wfd = open(
-	    lg.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK,
-	    0600);
+	lg.wfd = open_or_create(dfd, base, &created);
 	if (lg.wfd < 0 && errno == ELOOP)
 		return fail(ELOOP, why, whylen, "a symbolic link; refusing to follow it");
 	if (lg.wfd < 0 && errno == ENXIO) /* a FIFO with no reader */
 		return fail(EINVAL, why, whylen, "not a regular file");
 	if (lg.wfd < 0)
 		return fail(errno, why, whylen, "%s", strerror(errno));
+	if (created && fsync(dfd) < 0) /* the new file's entry must survive a crash */
+		return fail(errno, why, whylen, "fsync of its directory: %s", strerror(errno));
 	if (fstat(lg.wfd, st) < 0)
 		return fail(errno, why, whylen, "fstat: %s", strerror(errno));
 	fl = fcntl(lg.wfd, F_GETFL);
@@ -509,18 +615,18 @@ open_writer(struct stat *st, char *why, size_t whylen)
 }
 
 static int
-open_files(char *why, size_t whylen)
+open_files(int dfd, const char *base, char *why, size_t whylen)
 {
 	struct stat st;
 	int r;
 
-	r = open_writer(&st, why, whylen);
+	r = open_writer(dfd, base, &st, why, whylen);
 	if (r < 0)
 		return r;
 	lg.regular = S_ISREG(st.st_mode);
 	if (!lg.regular) /* no tail to read: a fresh chain */
 		return chain_from_tail(0, why, whylen);
-	r = open_reader(&st, why, whylen);
+	r = open_reader(dfd, base, &st, why, whylen);
 	if (r < 0)
 		return r;
 	if (flock(lg.wfd, LOCK_EX) < 0)
@@ -528,6 +634,26 @@ open_files(char *why, size_t whylen)
 	r = fstat(lg.wfd, &st) < 0 ? fail(errno, why, whylen, "fstat: %s", strerror(errno))
 	                           : chain_from_tail(st.st_size, why, whylen);
 	flock(lg.wfd, LOCK_UN);
+	return r;
+}
+
+/* The directory is checked first and the file opened relative to it: the same one. */
+static int
+open_in_dir(const char *path, char *why, size_t whylen)
+{
+	char dir[PATH_MAX];
+	const char *base;
+	int dfd, r;
+
+	if (strlen(path) >= sizeof(lg.path) || split_path(path, dir, &base) < 0)
+		return fail(ENAMETOOLONG, why, whylen, "the path is too long");
+	if (!*base)
+		return fail(EISDIR, why, whylen, "names a directory, not a file");
+	r = open_dir(dir, &dfd, why, whylen);
+	if (r == 0)
+		r = open_files(dfd, base, why, whylen);
+	if (dfd >= 0)
+		close(dfd);
 	return r;
 }
 
@@ -555,9 +681,8 @@ audit_open(const char *path, char *why, size_t whylen)
 		return fail(EBUSY, why, whylen, "already open");
 	}
 	snprintf(lg.path, sizeof(lg.path), "%s", path);
-	r = create_parent(path, why, whylen);
-	if (r == 0)
-		r = open_files(why, whylen); /* the first digest also loads libcrypto's config */
+	/* The first digest also loads libcrypto's config. */
+	r = open_in_dir(path, why, whylen);
 	if (r < 0) {
 		close_files();
 	} else {
@@ -568,6 +693,7 @@ audit_open(const char *path, char *why, size_t whylen)
 		tzset();
 		openlog("ephcrypt-helper", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
 		lg.broken_err = 0;
+		lg.broken_why[0] = '\0';
 		atomic_store(&broken, false);
 	}
 	pthread_mutex_unlock(&lg.lock);
@@ -595,17 +721,14 @@ append(const char *line, size_t len)
 
 /* Under the mutex: resync the chain, add "prev", write, advance the chain. */
 static int
-write_locked(struct jw *w, char *linehash)
+write_locked(struct jw *w, char *linehash, char *why, size_t whylen)
 {
-	char why[512];
 	int r = 0;
 
 	if (lg.regular && flock(lg.wfd, LOCK_EX) < 0)
-		return -errno;
+		return fail(errno, why, whylen, "flock: %s", strerror(errno));
 	if (lg.regular)
-		r = resync(why, sizeof(why));
-	if (r < 0)
-		syslog(LOG_ERR, "audit log %s: %s", lg.path, why);
+		r = resync(why, whylen);
 	if (r == 0) {
 		jw_kstr(w, "prev", lg.prev, CAP_SHORT);
 		jw_close(w);
@@ -624,7 +747,7 @@ write_locked(struct jw *w, char *linehash)
 
 /* The syslog copy: enough to find the record, and its hash to pin the file's content. */
 static void
-summary(const struct audit_event *ev, const char *id, const char *linehash, int r)
+summary(const struct audit_event *ev, const char *id, const char *linehash, int r, const char *why)
 {
 	static const char *const keys[] = {" vg=", " lv=", " mapping=", " device="};
 	const char *vals[] = {ev->vg, ev->lv, ev->mapping, ev->device};
@@ -648,13 +771,25 @@ summary(const struct audit_event *ev, const char *id, const char *linehash, int 
 	syslog(ev->outcome == AUDIT_SUCCESS ? LOG_INFO : LOG_WARNING, "%s", buf);
 	if (r < 0)
 		syslog(LOG_ERR, "audit log %s: cannot record %s: %s; refusing further requests",
-		       lg.path, id, strerror(-r));
+		       lg.path, id, why);
+}
+
+/* Under the mutex: the first failure is kept, with its reason, and refuses all later ones. */
+static void
+set_broken(int r, char *why, size_t whylen)
+{
+	if (!*why)
+		fail(-r, why, whylen, "%s", strerror(-r));
+	lg.broken_err = -r;
+	snprintf(lg.broken_why, sizeof(lg.broken_why), "%s", why);
+	atomic_store(&broken, true);
 }
 
 int
 audit_record(const struct audit_event *ev)
 {
 	char buf[AUDIT_LINE_MAX], id[37] = "-", linehash[sizeof(lg.prev)] = "";
+	char why[sizeof(lg.broken_why)] = "";
 	struct jw w = {.buf = buf, .cap = sizeof(buf) - 1}; /* < 8 KiB, newline included */
 	int r;
 
@@ -662,22 +797,22 @@ audit_record(const struct audit_event *ev)
 		return -EINVAL;
 	pthread_mutex_lock(&lg.lock);
 	if (lg.broken_err) {
-		r = -lg.broken_err; /* a torn tail or a lost record: stay refused */
+		/* A torn tail, a lost record or a shrunk file: stay refused. */
+		r = -lg.broken_err;
+		snprintf(why, sizeof(why), "%s", lg.broken_why);
 	} else if (lg.wfd < 0) {
-		r = -EBADF;
+		r = fail(EBADF, why, sizeof(why), "not open");
 	} else {
 		r = make_uuid(id);
 		if (r == 0)
 			r = put_body(&w, ev, id);
 		if (r == 0)
-			r = write_locked(&w, linehash);
+			r = write_locked(&w, linehash, why, sizeof(why));
 	}
-	if (r < 0 && !lg.broken_err) {
-		lg.broken_err = -r;
-		atomic_store(&broken, true);
-	}
+	if (r < 0 && !lg.broken_err)
+		set_broken(r, why, sizeof(why));
 	pthread_mutex_unlock(&lg.lock);
-	summary(ev, id, linehash, r);
+	summary(ev, id, linehash, r, why);
 	return r;
 }
 
@@ -685,6 +820,19 @@ bool
 audit_is_broken(void)
 {
 	return atomic_load(&broken);
+}
+
+void
+audit_broken_reason(char *why, size_t whylen)
+{
+	if (!why || !whylen)
+		return;
+	pthread_mutex_lock(&lg.lock);
+	if (lg.broken_err)
+		snprintf(why, whylen, "audit log %s: %s", lg.path, lg.broken_why);
+	else
+		why[0] = '\0';
+	pthread_mutex_unlock(&lg.lock);
 }
 
 void

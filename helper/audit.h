@@ -8,6 +8,7 @@
 #define EPHCRYPT_AUDIT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -37,7 +38,9 @@ struct audit_event {
 
 /*
  * Open (create 0600, O_APPEND) before the sandbox; reads the last line to
- * continue the hash chain. Returns 0 or -errno with why filled in.
+ * continue the hash chain. The directory (created 0700 if it alone is
+ * missing) must be owned by root, not writable by group or others, and not
+ * a symbolic link. Returns 0 or -errno with why filled in.
  */
 int audit_open(const char *path, char *why, size_t whylen);
 /*
@@ -47,6 +50,8 @@ int audit_open(const char *path, char *why, size_t whylen);
  */
 int audit_record(const struct audit_event *ev);
 bool audit_is_broken(void);
+/* Why: the file, and the first failure (e.g. the sizes of a shrunk file); "" if not broken. */
+void audit_broken_reason(char *why, size_t whylen);
 void audit_close(void);
 
 #endif

@@ -144,6 +144,17 @@ crypt_plain_open(struct call *c, const struct crypt_req *r)
 	return rc < 0 ? crypt_fail(c, "crypt_open", r->name, rc) : 0;
 }
 
+/*
+ * A name the policy allows may still be another kind of dm device (an LV
+ * "vg-x--dmcrypt", a multipath map): close and status act only on devices
+ * whose dm uuid says libcryptsetup made them.
+ */
+static int
+not_crypt(struct call *c, const char *name)
+{
+	return call_fail(c, EXC_PERM, EPERM, "mapping '%s' is not a dm-crypt mapping", name);
+}
+
 int
 crypt_plain_close(struct call *c, const char *name, bool missing_ok, bool *was_open)
 {
@@ -158,6 +169,8 @@ crypt_plain_close(struct call *c, const char *name, bool missing_ok, bool *was_o
 			return 0;
 		return call_fail(c, EXC_NOENT, ENOENT, "mapping '%s' is not active", name);
 	}
+	if (!crypt_is_mapping(name))
+		return not_crypt(c, name);
 	rc = crypt_init_by_name(&cd, name);
 	if (rc == 0)
 		rc = crypt_deactivate(cd, name);
@@ -190,6 +203,8 @@ crypt_plain_status(struct call *c, const char *name)
 	crypt_set_log_callback(NULL, log_cb, NULL);
 	if (!crypt_mapping_exists(name))
 		return call_fail(c, EXC_NOENT, ENOENT, "mapping '%s' is not active", name);
+	if (!crypt_is_mapping(name))
+		return not_crypt(c, name);
 	rc = crypt_init_by_name(&cd, name);
 	if (rc == 0)
 		rc = crypt_get_active_device(cd, name, &cad);

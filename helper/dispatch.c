@@ -107,9 +107,13 @@ run(struct call *c, const struct entrypoint *ep)
 	if (args_bind(c, ep) < 0)
 		return -1;
 	/* An operation that cannot be recorded is not performed. */
-	if (!(ep->flags & EP_NO_AUDIT) && audit_is_broken())
-		return call_fail(c, EXC_OS, EIO,
-				 "%s refused: the audit log cannot be written", c->name);
+	if (!(ep->flags & EP_NO_AUDIT) && audit_is_broken()) {
+		char why[512];
+
+		audit_broken_reason(why, sizeof(why));
+		return call_fail(c, EXC_OS, EIO, "%s refused: the audit log cannot be written (%s)",
+				 c->name, why);
+	}
 	if (ep->flags & EP_STORAGE)
 		pthread_mutex_lock(&storage_lock);
 	rc = ep->fn(c);

@@ -103,15 +103,30 @@ guard_crypt(struct call *c, const struct crypt_req *r)
 		       : 0;
 }
 
+/* Under /dev and written plainly: no ".", ".." or empty components to walk elsewhere. */
+int
+guard_dev_path(struct call *c, const char *path)
+{
+	if (strncmp(path, "/dev/", 5) != 0)
+		return call_fail(c, EXC_PERM, EACCES, "device '%s' is not under /dev", path);
+	for (const char *p = path + 4; p; p = strchr(p + 1, '/'))
+		if (p[1] == '/' || p[1] == '\0' ||
+		    (p[1] == '.' && (p[2] == '/' || p[2] == '\0' ||
+				     (p[2] == '.' && (p[3] == '/' || p[3] == '\0')))))
+			return call_fail(c, EXC_PERM, EACCES,
+					 "device '%s' is not a plain path under /dev (no '.', '..' "
+					 "or empty parts)",
+					 path);
+	return 0;
+}
+
 /* Symlinks resolved, the kernel asked what the device is: an allowed LV or nothing. */
 int
 guard_device(struct call *c, const char *device)
 {
 	char vg[NAME_MAX_LVM], lv[NAME_MAX_LVM];
 
-	if (strncmp(device, "/dev/", 5) != 0)
-		return call_fail(c, EXC_PERM, EACCES, "device '%s' is not under /dev", device);
-	if (lvm_resolve_device(c, device, vg, lv) < 0)
+	if (guard_dev_path(c, device) < 0 || lvm_resolve_device(c, device, vg, lv) < 0)
 		return -1;
 	if (!c->t.vg[0]) /* for the audit record: the LV behind the device */
 		snprintf(c->t.vg, sizeof(c->t.vg), "%s", vg), snprintf(c->t.lv, sizeof(c->t.lv), "%s", lv);

@@ -44,6 +44,9 @@ struct options {
 /* What a call named: copied here so the audit record outlives the handler. */
 struct target {
 	char vg[128], lv[128], mapping[128], device[272];
+	/* The checked device's own node, /dev/mapper/<dm name>, in a root-only
+	 * directory: what operations open, never the caller's path again. */
+	char node[288];
 	char cipher[64], flags[96];
 	unsigned key_size, sector_size;
 };

@@ -407,7 +407,7 @@ lvm_resolve_device(struct call *c, const char *device, char vg[NAME_MAX_LVM],
 		   char lv[NAME_MAX_LVM])
 {
 	char real[PATH_MAX], dmname[2 * NAME_MAX_LVM + 8];
-	struct stat st;
+	struct stat st, node;
 
 	if (!realpath(device, real) || stat(real, &st) < 0)
 		return call_fail(c, EXC_NOENT, ENOENT, "device '%s' does not exist", device);
@@ -418,5 +418,14 @@ lvm_resolve_device(struct call *c, const char *device, char vg[NAME_MAX_LVM],
 	    split_dm_lvm_name(dmname, vg, lv) < 0)
 		return call_fail(c, EXC_PERM, EPERM,
 				 "device '%s' (%s) is not an LVM logical volume", device, real);
+	/*
+	 * The caller's path may be a link it can swap once checked: operations
+	 * use the device's own /dev/mapper node, which only root can change,
+	 * after confirming it is the device that was checked.
+	 */
+	snprintf(c->t.node, sizeof(c->t.node), "/dev/mapper/%s", dmname);
+	if (stat(c->t.node, &node) < 0 || !S_ISBLK(node.st_mode) || node.st_rdev != st.st_rdev)
+		return call_fail(c, EXC_PERM, EPERM, "device '%s' changed while it was checked",
+				 device);
 	return 0;
 }

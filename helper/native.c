@@ -55,6 +55,21 @@ ep_vg_info(struct call *c)
 	return 0;
 }
 
+/* Undo lvcreate after a failed open or a timeout; the caller sees the original error. */
+static void
+rollback_lv(struct call *c)
+{
+	struct call_error first = c->err;
+	size_t n = strlen(first.msg);
+
+	memset(&c->err, 0, sizeof(c->err));
+	/* ENOENT: a timed-out lvcreate that had not made it yet. */
+	if (lvm_lv_remove(c, c->t.vg, c->t.lv) < 0 && c->err.errnum != ENOENT)
+		snprintf(first.msg + n, sizeof(first.msg) - n, " (rollback failed: %s)", c->err.msg);
+	call_error_clear(&c->err);
+	c->err = first;
+}
+
 /*
  * lvcreate alone (each lvm run costs a process start and a device scan): it
  * refuses a missing VG, an existing LV and a full VG cleanly, and those map to
@@ -66,8 +81,14 @@ create_lv(struct call *c, uint64_t size, struct lv_info *li)
 {
 	int fd;
 
-	if (guard_lv_size(c, c->t.vg, size) < 0 || lvm_lv_create(c, c->t.vg, c->t.lv, size) < 0)
+	if (guard_lv_size(c, c->t.vg, size) < 0)
 		return -1;
+	if (lvm_lv_create(c, c->t.vg, c->t.lv, size) < 0) {
+		/* Killed at its time limit, lvcreate may have made the LV already. */
+		if (c->err.errnum == ETIMEDOUT)
+			rollback_lv(c);
+		return -1;
+	}
 	snprintf(li->path, sizeof(li->path), "/dev/%s/%s", c->t.vg, c->t.lv);
 	li->size = size;
 	li->active = true;
@@ -196,9 +217,9 @@ static int
 open_mapping(struct call *c, struct crypt_req *r)
 {
 	r->name = c->t.mapping;
-	r->device = c->t.device;
-	if (guard_mapping(c, r->name) < 0 || guard_device(c, r->device) < 0)
+	if (guard_mapping(c, r->name) < 0 || guard_device(c, c->t.device) < 0)
 		return -1;
+	r->device = c->t.node;
 	if (crypt_mapping_exists(r->name))
 		return call_fail(c, EXC_EXIST, EEXIST, "mapping '%s' already exists", r->name);
 	return crypt_plain_open(c, r);
@@ -267,20 +288,6 @@ mapping_for_lv(struct call *c)
 	memcpy(c->t.mapping, c->t.lv, n);
 	memcpy(c->t.mapping + n, CRYPT_SUFFIX, sizeof(CRYPT_SUFFIX));
 	return guard_mapping(c, c->t.mapping);
-}
-
-/* Undo lv_create after a failed open; the caller sees the original error. */
-static void
-rollback_lv(struct call *c)
-{
-	struct call_error first = c->err;
-	size_t n = strlen(first.msg);
-
-	memset(&c->err, 0, sizeof(c->err));
-	if (lvm_lv_remove(c, c->t.vg, c->t.lv) < 0)
-		snprintf(first.msg + n, sizeof(first.msg) - n, " (rollback failed: %s)", c->err.msg);
-	call_error_clear(&c->err);
-	c->err = first;
 }
 
 /* LV then mapping, as one operation: a failed mapping removes the LV again. */

@@ -49,7 +49,8 @@ static int
 put_visible_lvs(struct call *c, const char *vg, const char *out, const char *err)
 {
 	size_t len = strlen(out);
-	char *shown = calloc(1, len + 1), *copy = strdup(out), *save = NULL;
+	/* + 2: a last line without its newline gets one. */
+	char *shown = calloc(1, len + 2), *copy = strdup(out), *save = NULL;
 	size_t n = 0;
 
 	if (!shown || !copy) {
@@ -108,6 +109,9 @@ lv_path_arg(struct call *c, unsigned i, char *path, size_t cap)
 	slash = strncmp(path, "/dev/", 5) == 0 ? strchr(path + 5, '/') : NULL;
 	if (!slash || (size_t)(slash - path - 5) >= sizeof(c->t.vg) || strchr(slash + 1, '/'))
 		return call_fail(c, EXC_PERM, EACCES, "path '%s' is not /dev/VG/LV", path);
+	/* Refused, not cut: the name checked must be the name lvm gets. */
+	if (strlen(slash + 1) >= sizeof(c->t.lv))
+		return call_fail(c, EXC_VALUE, EINVAL, "LV name in '%.64s...' is too long", path);
 	snprintf(c->t.vg, sizeof(c->t.vg), "%.*s", (int)(slash - path - 5), path + 5);
 	snprintf(c->t.lv, sizeof(c->t.lv), "%s", slash + 1);
 	snprintf(c->t.device, sizeof(c->t.device), "%s", path);
@@ -118,9 +122,14 @@ lv_path_arg(struct call *c, unsigned i, char *path, size_t cap)
 static int
 vg_arg_nova(struct call *c, unsigned i, char *given, size_t cap)
 {
+	const char *vg;
+
 	if (arg_cstr(c, i, given, cap) < 0)
 		return -1;
-	snprintf(c->t.vg, sizeof(c->t.vg), "%s", strncmp(given, "/dev/", 5) ? given : given + 5);
+	vg = strncmp(given, "/dev/", 5) ? given : given + 5;
+	if (strlen(vg) >= sizeof(c->t.vg))
+		return call_fail(c, EXC_VALUE, EINVAL, "VG name '%.64s...' is too long", vg);
+	snprintf(c->t.vg, sizeof(c->t.vg), "%s", vg);
 	return guard_vg(c, c->t.vg);
 }
 
@@ -203,6 +212,7 @@ guard_block(struct call *c, const char *path)
 
 	if (name && name_check_dm(name, why, sizeof(why)) == 0 && crypt_is_mapping(name)) {
 		snprintf(c->t.mapping, sizeof(c->t.mapping), "%s", name);
+		snprintf(c->t.node, sizeof(c->t.node), "%s", path); /* a root-only directory */
 		return guard_mapping(c, name);
 	}
 	return guard_device(c, path);
@@ -219,15 +229,15 @@ ep_blockdev_size(struct call *c)
 
 	if (arg_cstr(c, 0, c->t.device, sizeof(c->t.device)) < 0)
 		return -1;
-	if (strncmp(c->t.device, "/dev/", 5) != 0) /* no probing of other paths for existence */
-		return call_fail(c, EXC_PERM, EACCES, "device '%s' is not under /dev", c->t.device);
+	if (guard_dev_path(c, c->t.device) < 0) /* no probing of other paths for existence */
+		return -1;
 	if (access(c->t.device, F_OK) < 0) { /* Nova turns this into VolumeBDMPathNotFound */
 		snprintf(err, sizeof(err), "blockdev: cannot open %s: %s\n", c->t.device, strerror(errno));
 		return pee(c, "", err, 1, argv);
 	}
 	if (guard_block(c, c->t.device) < 0)
 		return -1;
-	fd = open(c->t.device, O_RDONLY | O_CLOEXEC);
+	fd = open(c->t.node, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || ioctl(fd, BLKGETSIZE64, &size) < 0) {
 		snprintf(err, sizeof(err), "blockdev: %s: %s\n", c->t.device, strerror(errno));
 		if (fd >= 0)
@@ -277,7 +287,7 @@ ep_clear(struct call *c)
 	snprintf(sz, sizeof(sz), "-s%llu", (unsigned long long)size);
 	if (shred)
 		argv[1] = "-n3", argv[2] = sz, argv[3] = c->t.device, argv[4] = NULL;
-	fd = open(c->t.device, O_WRONLY | O_CLOEXEC);
+	fd = open(c->t.node, O_WRONLY | O_CLOEXEC);
 	buf = calloc(1, CLEAR_CHUNK);
 	if (fd < 0 || !buf || ioctl(fd, BLKGETSIZE64, &devsize) < 0 || size > devsize)
 		rc = -1;
@@ -322,7 +332,7 @@ ep_dmcrypt_create(struct call *c)
 	const char *argv[] = { "cryptsetup", "create", c->t.mapping, c->t.device, cip, ks,
 			       "--key-file=-", NULL };
 	const struct mp_value *key = NULL;
-	struct crypt_req r = { .name = c->t.mapping, .device = c->t.device, .sector_size = 512 };
+	struct crypt_req r = { .name = c->t.mapping, .sector_size = 512 };
 	uint64_t bits;
 
 	if (arg_cstr(c, 0, c->t.mapping, sizeof(c->t.mapping)) < 0 ||
@@ -335,8 +345,10 @@ ep_dmcrypt_create(struct call *c)
 	r.cipher = c->t.cipher, r.key = key->v.bytes, r.key_len = key->len;
 	r.key_bits = c->t.key_size = (unsigned)bits, c->t.sector_size = 512;
 	r.passphrase_hash = policy_nova_hash(c->opt->policy);
-	if (guard_mapping(c, r.name) < 0 || guard_device(c, r.device) < 0 || guard_crypt(c, &r) < 0)
+	if (guard_mapping(c, r.name) < 0 || guard_device(c, c->t.device) < 0 ||
+	    guard_crypt(c, &r) < 0)
 		return -1;
+	r.device = c->t.node;
 	if (crypt_mapping_exists(r.name))
 		call_fail(c, EXC_EXIST, EEXIST, "Device %s already exists.", r.name);
 	else if (crypt_plain_open(c, &r) == 0)

@@ -36,6 +36,7 @@ static int
 send_all(struct channel *ch, const struct mp_buf *b)
 {
 	size_t off = 0;
+	bool failed;
 
 	pthread_mutex_lock(&ch->write_lock);
 	while (!ch->write_failed && off < b->len) {
@@ -48,8 +49,34 @@ send_all(struct channel *ch, const struct mp_buf *b)
 		else
 			off += (size_t)n;
 	}
+	failed = ch->write_failed; /* read under the lock: workers set it too */
 	pthread_mutex_unlock(&ch->write_lock);
-	return ch->write_failed ? -1 : 0;
+	return failed ? -1 : 0;
+}
+
+/* Room for an echoed msgid (any size up to --max-message) on top of a reply's own. */
+static size_t
+reply_cap(const struct mp_value *msgid, size_t body)
+{
+	bool sized = msgid && (msgid->type == MP_STR || msgid->type == MP_BIN);
+
+	return body + 16 + (sized ? msgid->len : 0);
+}
+
+/*
+ * A reply that did not fit is never sent in part: its header would announce
+ * bytes that never come, and the client would read the next reply as them.
+ */
+static void
+send_whole(struct channel *ch, const struct mp_buf *b)
+{
+	if (!b->overflow) {
+		send_all(ch, b);
+		return;
+	}
+	fprintf(stderr, "ephcrypt-helper: closing channel: a reply did not fit in %zu bytes\n",
+		b->max);
+	shutdown(ch->fd, SHUT_RDWR);
 }
 
 static void
@@ -58,11 +85,11 @@ handle_call(struct channel *ch, struct mp_frame *f)
 	struct ps_msg m;
 	struct mp_buf out;
 
-	mp_buf_init(&out, 16u << 20);
 	(void)ps_parse(f->root, &m); /* checked by the reader */
+	mp_buf_init(&out, reply_cap(m.msgid, 16u << 20));
 	dispatch_call(&m, &out, ch->opt, &ch->peer);
 	mp_frame_free(f); /* wipes at once: a CALL may have carried a key */
-	send_all(ch, &out);
+	send_whole(ch, &out);
 	mp_buf_free(&out);
 }
 
@@ -107,10 +134,10 @@ reply_simple(struct channel *ch, const struct ps_msg *m, const char *cls, const 
 {
 	struct mp_buf out;
 
-	mp_buf_init(&out, 64u << 10);
-	if (!(ps_put_id(&out, m->msgid) || mp_put_array(&out, 3) || mp_put_uint(&out, PS_ERR) ||
-	      mp_put_str(&out, cls) || mp_put_array(&out, 1) || mp_put_str(&out, msg)))
-		send_all(ch, &out);
+	mp_buf_init(&out, reply_cap(m->msgid, 64u << 10));
+	(void)(ps_put_id(&out, m->msgid) || mp_put_array(&out, 3) || mp_put_uint(&out, PS_ERR) ||
+	       mp_put_str(&out, cls) || mp_put_array(&out, 1) || mp_put_str(&out, msg));
+	send_whole(ch, &out);
 	mp_buf_free(&out);
 }
 
@@ -145,9 +172,9 @@ on_message(struct channel *ch, struct mp_frame *f)
 	if (st == PS_OK && m.kind == PS_PING) {
 		struct mp_buf out;
 
-		mp_buf_init(&out, 1024);
-		if (ps_pong(&out, m.msgid) == 0)
-			send_all(ch, &out);
+		mp_buf_init(&out, reply_cap(m.msgid, 64));
+		(void)ps_pong(&out, m.msgid);
+		send_whole(ch, &out);
 		mp_buf_free(&out);
 	} else {
 		/* The real daemon's answer to anything but PING and CALL. */
@@ -172,7 +199,7 @@ on_limit(struct channel *ch, struct mp_reader *r, enum mp_status st)
 	}
 	snprintf(msg, sizeof(msg), "privsep message refused: %s (limits: %zu bytes, %zu items)",
 		 mp_status_str(st), r->lim.max_message, r->lim.max_items);
-	mp_buf_init(&out, 4096);
+	mp_buf_init(&out, 4096 + r->msgid_len);
 	if (ps_err_msg_rawid(&out, r->msgid, r->msgid_len, EXC_VALUE, msg) == 0)
 		rc = send_all(ch, &out);
 	mp_buf_free(&out);
@@ -270,7 +297,10 @@ serve(int fd, const struct options *opt)
 	for (unsigned k = 0; k < nworkers; k++)
 		if (pthread_create(&tids[k], NULL, worker, &ch) != 0)
 			nworkers = k;
-	rc = read_loop(&ch, &r);
+	/* Without a worker, storage calls would queue for ever: refuse to serve. */
+	rc = nworkers ? read_loop(&ch, &r) : -1;
+	if (!nworkers)
+		fprintf(stderr, "ephcrypt-helper: cannot start a worker thread\n");
 	/* Let calls in flight finish and reply; then close. */
 	pthread_mutex_lock(&ch.qlock);
 	ch.closing = true;

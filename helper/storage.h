@@ -67,6 +67,7 @@ int guard_mapping(struct call *c, const char *name);
 int guard_crypt(struct call *c, const struct crypt_req *r);
 /* Resolve a device to an LV and require both its VG and LV to be allowed. */
 int guard_device(struct call *c, const char *device);
+int guard_dev_path(struct call *c, const char *path);
 bool guard_lv_visible(struct call *c, const char *vg, const char *lv);
 bool guard_mapping_visible(struct call *c, const char *name);
 

@@ -322,6 +322,8 @@ def policy_checks(rec, vg):
     rec.call('policy.lvcreate_foreign_name', lvm.create_volume, vg, 'not-a-nova-disk', 4 * MIB)
     rec.call('policy.vginfo_other_vg', fs.vginfo, 'other-vg')
     rec.call('policy.lvremove_foreign_name', fs.lvremove, '/dev/%s/not-a-nova-disk' % vg)
+    # A path that leaves /dev: refused before anything looks at it.
+    rec.call('policy.blockdev_size_dotdot', fs.blockdev_size, '/dev/../etc/passwd')
 
 
 def patched_checks(rec, privsep, workdir, sys_admin_call):

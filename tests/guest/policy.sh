@@ -51,6 +51,15 @@ expect_error builtins.PermissionError "" ephcrypt.crypt_open s:t1-dmcrypt \
     s:/dev/$VG/../ubda "${AES[@]}"
 ok "devices: a symlink to an LV outside the policy, a raw disk, '..' paths: PermissionError"
 
+# A dm device whose name the [mappings] patterns allow but that is no
+# dm-crypt mapping (made behind the helper's back): not the helper's to close.
+dmsetup create t5-dmcrypt --table "0 8 zero"
+on_exit dmsetup remove t5-dmcrypt
+expect_error builtins.PermissionError "not a dm-crypt mapping" ephcrypt.crypt_close s:t5-dmcrypt
+expect_error builtins.PermissionError "not a dm-crypt mapping" ephcrypt.crypt_status s:t5-dmcrypt
+dmsetup info t5-dmcrypt >/dev/null 2>&1 || fail "crypt_close removed a non-crypt dm device"
+ok "close and status refuse a dm device that is not a dm-crypt mapping, and leave it"
+
 [[ $(call ephcrypt.lv_list s:$VG) == '["t1"]' ]] || fail "lv_list shows LVs the policy hides"
 ok "lv_list shows only what the policy allows"
 

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1008,17 +1009,185 @@ Test(audit, tool_version_is_the_helpers)
 	free(out);
 }
 
-Test(audit, a_truncated_log_gets_a_fresh_chain)
+/* --- a shrunk file, the directory, durability ----------------------------- */
+
+static off_t
+file_size(const char *path)
+{
+	struct stat st;
+
+	cr_assert_eq(stat(path, &st), 0, "stat %s: %s", path, strerror(errno));
+	return st.st_size;
+}
+
+/* Broken, refusing with err, and the reason names the file and both sizes. */
+static void
+assert_refused_after_shrink(off_t expected, off_t found)
 {
 	struct audit_event ev = crypt_event(AUDIT_SUCCESS);
-	struct json_object *o;
+	char reason[PATH_MAX + 600], sizes[96];
+
+	cr_assert_eq(audit_record(&ev), -EBADMSG, "a shrunk log must not be chained onto");
+	cr_assert(audit_is_broken(), "requests must be refused");
+	cr_assert_eq(audit_record(&ev), -EBADMSG, "stays refused");
+	cr_assert_eq(file_size(logpath), found, "nothing was appended");
+	audit_broken_reason(reason, sizeof(reason));
+	cr_assert_not_null(strstr(reason, logpath), "the reason names the file: %s", reason);
+	snprintf(sizes, sizeof(sizes), "from %lld to %lld bytes", (long long)expected,
+	         (long long)found);
+	cr_assert_not_null(strstr(reason, sizes), "want '%s' in: %s", sizes, reason);
+}
+
+Test(audit, a_log_with_its_last_record_cut_is_broken)
+{
+	struct audit_event ev = crypt_event(AUDIT_SUCCESS);
+	char reason[64] = "x";
+	off_t one, two;
+
+	open_log(logpath);
+	record_ok(&ev);
+	one = file_size(logpath);
+	record_ok(&ev);
+	two = file_size(logpath);
+	audit_broken_reason(reason, sizeof(reason));
+	cr_assert_str_eq(reason, "", "not broken yet");
+	cr_assert_eq(truncate(logpath, one), 0);
+	assert_refused_after_shrink(two, one);
+}
+
+Test(audit, a_log_truncated_to_zero_is_broken)
+{
+	struct audit_event ev = crypt_event(AUDIT_SUCCESS);
+	off_t two;
 
 	open_log(logpath);
 	record_ok(&ev);
 	record_ok(&ev);
+	two = file_size(logpath);
 	cr_assert_eq(truncate(logpath, 0), 0); /* logrotate copytruncate */
+	assert_refused_after_shrink(two, 0);
+}
+
+/* Rotation by rename (logrotate's create): each file keeps a chain that verifies. */
+Test(audit, a_renamed_log_keeps_its_chain)
+{
+	struct audit_event ev = crypt_event(AUDIT_SUCCESS);
+	char rotated[PATH_MAX + 32], **lines;
+	struct json_object *o;
+
+	snprintf(rotated, sizeof(rotated), "%s/audit.log.1", dir);
+	open_log(logpath);
 	record_ok(&ev);
-	o = last_record(1); /* chains to the start marker again, and verifies */
-	json_object_put(o);
+	cr_assert_eq(rename(logpath, rotated), 0);
+	write_file(logpath, "", 0600);
+	record_ok(&ev); /* still into the renamed file */
 	cr_assert_not(audit_is_broken());
+	cr_assert_eq(read_lines(rotated, &lines), 2);
+	assert_chain(lines, 2);
+	cr_assert_eq(file_size(logpath), 0);
+	audit_close();
+	open_log(logpath); /* a restart: a new chain in the new file */
+	record_ok(&ev);
+	o = last_record(1);
+	json_object_put(o);
+}
+
+Test(audit, log_directory_must_be_root_owned_and_private)
+{
+	static const mode_t bad[] = {0770, 0720, 0702, 0757, 01777};
+	struct audit_event ev = crypt_event(AUDIT_SUCCESS);
+	char sub[PATH_MAX + 16], log[PATH_MAX + 32], needle[PATH_MAX + 64];
+
+	snprintf(sub, sizeof(sub), "%s/logs", dir);
+	snprintf(log, sizeof(log), "%s/audit.log", sub);
+	cr_assert_eq(mkdir(sub, 0700), 0);
+	snprintf(needle, sizeof(needle), "%s is writable by group or others", sub);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(chmod(sub, bad[i]), 0);
+		assert_open_fails(log, EPERM, needle);
+		cr_assert_neq(access(log, F_OK), 0, "a file was created in a refused directory");
+	}
+	cr_assert_eq(chmod(sub, 0755), 0);
+	cr_assert_eq(chown(sub, 1000, 0), 0);
+	snprintf(needle, sizeof(needle), "%s is owned by uid 1000, not by root", sub);
+	assert_open_fails(log, EPERM, needle);
+	cr_assert_eq(chown(sub, 0, 0), 0);
+	open_log(log); /* root's, 0755: fine */
+	record_ok(&ev);
+}
+
+Test(audit, symlinked_log_directory_is_refused)
+{
+	char real[PATH_MAX + 16], lnk[PATH_MAX + 16], log[PATH_MAX + 32];
+
+	snprintf(real, sizeof(real), "%s/real", dir);
+	snprintf(lnk, sizeof(lnk), "%s/lnk", dir);
+	cr_assert_eq(mkdir(real, 0700), 0);
+	cr_assert_eq(symlink(real, lnk), 0);
+	snprintf(log, sizeof(log), "%s/audit.log", lnk);
+	assert_open_fails(log, ELOOP, "is a symbolic link");
+	snprintf(log, sizeof(log), "%s/audit.log", real);
+	cr_assert_neq(access(log, F_OK), 0, "the log was created through the link");
+	cr_assert_eq(unlink(lnk), 0);
+	cr_assert_eq(symlink("/nonexistent-ephcrypt-dir", lnk), 0); /* dangling: not made */
+	snprintf(log, sizeof(log), "%s/audit.log", lnk);
+	assert_open_fails(log, ELOOP, "is a symbolic link");
+}
+
+Test(audit, a_relative_path_is_checked_too)
+{
+	struct audit_event ev = crypt_event(AUDIT_SUCCESS);
+
+	cr_assert_eq(chdir(dir), 0);
+	open_log("audit.log");
+	record_ok(&ev);
+	audit_close();
+	cr_assert_eq(chmod(dir, 0770), 0);
+	assert_open_fails("audit.log", EPERM, "the directory . is writable by group or others");
+}
+
+/* Directories passed to fsync(2) by the code under test: it calls this one. */
+static struct {
+	dev_t dev;
+	ino_t ino;
+} synced[32];
+static size_t nsynced;
+
+int
+fsync(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && nsynced < 32) {
+		synced[nsynced].dev = st.st_dev;
+		synced[nsynced++].ino = st.st_ino;
+	}
+	return (int)syscall(SYS_fsync, fd);
+}
+
+static bool
+was_synced(const char *path)
+{
+	struct stat st;
+
+	cr_assert_eq(stat(path, &st), 0, "stat %s: %s", path, strerror(errno));
+	for (size_t i = 0; i < nsynced; i++)
+		if (synced[i].dev == st.st_dev && synced[i].ino == st.st_ino)
+			return true;
+	return false;
+}
+
+Test(audit, a_new_directory_and_log_are_synced_to_disk)
+{
+	char sub[PATH_MAX + 16], log[PATH_MAX + 32];
+
+	snprintf(sub, sizeof(sub), "%s/ephcrypt", dir);
+	snprintf(log, sizeof(log), "%s/audit.log", sub);
+	open_log(log);
+	cr_assert(was_synced(dir), "the new directory's entry was not synced (fsync of %s)", dir);
+	cr_assert(was_synced(sub), "the new file's entry was not synced (fsync of %s)", sub);
+	audit_close();
+	nsynced = 0;
+	open_log(log);
+	cr_assert_eq(nsynced, 0, "nothing was created, nothing to sync");
 }
