@@ -45,6 +45,7 @@ struct opts {
 	bool json;
 	bool filtered; /* any filter given (refused for verify) */
 	struct filter f;
+	const char *expect; /* verify: a record's sha256 that must be in the file */
 };
 
 struct reader {
@@ -202,11 +203,33 @@ chain_check(const struct reader *r, const char *expect, char *why, size_t whylen
 	return why;
 }
 
+/*
+ * A chain proves order, not completeness: whoever can write the file can cut
+ * its tail or rewrite it whole.  The helper sends each record's sha256 to
+ * syslog; --expect checks that the record syslog saw is still in the file.
+ */
 static int
-verify_file(const char *name)
+expect_found(const char *name, const char *want, unsigned long at, unsigned long records)
+{
+	if (!want)
+		return EX_FINE;
+	if (at) {
+		printf("%s: the expected record is line %lu of %lu\n", name, at, records);
+		return EX_FINE;
+	}
+	fprintf(stderr,
+	        "%s: no record has sha256 %s: records were cut from the file, or it was "
+	        "rewritten\n",
+	        name, want);
+	return EX_BAD;
+}
+
+static int
+verify_file(const char *name, const char *want)
 {
 	char expect[65], why[160];
 	const char *bad = NULL;
+	unsigned long at = 0;
 	struct reader r;
 	int rc = 0;
 
@@ -221,6 +244,8 @@ verify_file(const char *name)
 		bad = chain_check(&r, expect, why, sizeof(why));
 		if (!bad && sha256_hex(r.line, r.len, expect) < 0)
 			bad = "cannot hash the line";
+		if (!bad && want && !at && strcmp(expect, want) == 0)
+			at = r.lineno;
 	}
 	if (bad)
 		fprintf(stderr, "%s:%lu: %s\n", name, r.lineno, bad);
@@ -228,7 +253,9 @@ verify_file(const char *name)
 		printf("%s: %lu record%s, chain intact\n", name, r.lineno,
 		       r.lineno == 1 ? "" : "s");
 	reader_close(&r);
-	return bad ? EX_BAD : rc < 0 ? EX_USAGE : EX_FINE;
+	if (bad || rc < 0)
+		return bad ? EX_BAD : EX_USAGE;
+	return expect_found(name, want, at, r.lineno);
 }
 
 /* --- time ---------------------------------------------------------------- */
@@ -525,7 +552,7 @@ scan_file(const char *name, const struct opts *o, struct table *t)
 static void __attribute__((noreturn)) usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	        "usage: ephcrypt-audit verify FILE...\n"
+	        "usage: ephcrypt-audit verify [--expect SHA256] FILE...\n"
 	        "       ephcrypt-audit [list] [FILTER...] [--json] FILE...\n"
 	        "       ephcrypt-audit summary [FILTER...] FILE...\n"
 	        "filters: --denied  --failed  --since TIME  --until TIME  --vg NAME  --uid N\n"
@@ -563,7 +590,8 @@ static const struct option longopts[] = {
     {"vg", required_argument, NULL, 'g'},     {"uid", required_argument, NULL, 'U'},
     {"action", required_argument, NULL, 'a'}, {"request-id", required_argument, NULL, 'r'},
     {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+    {"version", no_argument, NULL, 'V'},      {"expect", required_argument, NULL, 'E'},
+    {NULL, 0, NULL, 0},
 };
 
 static void
@@ -571,7 +599,7 @@ parse_option(int ch, struct opts *o)
 {
 	static const char time_help[] = "not RFC 3339 (e.g. 2026-11-27T09:41:18Z) nor YYYY-MM-DD";
 
-	o->filtered |= ch != 'j' && ch != 'h' && ch != 'V';
+	o->filtered |= ch != 'j' && ch != 'h' && ch != 'V' && ch != 'E';
 	switch (ch) {
 	case 'd': o->f.denied = true; break;
 	case 'f': o->f.failed = true; break;
@@ -590,6 +618,11 @@ parse_option(int ch, struct opts *o)
 	case 'a': o->f.action = optarg; break;
 	case 'r': o->f.request_id = optarg; break;
 	case 'j': o->json = true; break;
+	case 'E':
+		if (strlen(optarg) != 64 || strspn(optarg, "0123456789abcdef") != 64)
+			bad_arg("expect", optarg, "not a SHA-256 in lowercase hex (64 digits)");
+		o->expect = optarg;
+		break;
 	case 'h': usage(EX_FINE);
 	case 'V': printf("ephcrypt-audit %s\n", TOOL_VERSION); exit(EX_FINE);
 	default: usage(EX_USAGE);
@@ -618,6 +651,10 @@ parse_args(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "ephcrypt-audit: verify checks whole files; it takes no filters\n");
 		exit(EX_USAGE);
 	}
+	if (o->expect && o->verb != VERB_VERIFY) {
+		fprintf(stderr, "ephcrypt-audit: --expect is for verify\n");
+		exit(EX_USAGE);
+	}
 	if (o->verb == VERB_SUMMARY && o->json) {
 		fprintf(stderr, "ephcrypt-audit: --json is for list\n");
 		exit(EX_USAGE);
@@ -635,7 +672,7 @@ main(int argc, char **argv)
 
 	for (i = parse_args(argc, argv, &o); i < argc; i++) {
 		if (o.verb == VERB_VERIFY)
-			rc = verify_file(argv[i]);
+			rc = verify_file(argv[i], o.expect);
 		else
 			rc = scan_file(argv[i], &o, &t);
 		read_any |= rc != EX_USAGE;

@@ -787,6 +787,30 @@ Test(audit, tool_verify_passes_a_clean_log)
 	assert_verify_says(0, ": 0 records, chain intact\n");
 }
 
+/* What syslog got (each record's sha256) finds a cut tail that the chain cannot show. */
+Test(audit, tool_verify_expect_finds_a_cut_tail)
+{
+	size_t order[] = {0, 1, 2, 3, 4};
+	char **lines, hash[65], want[PATH_MAX + 200], *out;
+	int rc;
+
+	five_records(&lines);
+	sha256_hex(lines[3], strlen(lines[3]), hash); /* the line as written, without '\n' */
+	rc = TOOL(&out, "verify", "--expect", hash, logpath);
+	snprintf(want, sizeof(want), "%s: the expected record is line 4 of 5\n", logpath);
+	cr_assert(rc == 0 && strstr(out, want), "exit %d: %s", rc, out);
+	free(out);
+	write_lines(logpath, lines, order, 3); /* records 4 and 5 cut: the chain still holds */
+	assert_verify_says(0, ": 3 records, chain intact\n");
+	rc = TOOL(&out, "verify", "--expect", hash, logpath);
+	snprintf(want, sizeof(want), "%s: no record has sha256 %s: records were cut", logpath, hash);
+	cr_assert(rc == 1 && strstr(out, want), "exit %d: %s", rc, out);
+	free(out);
+	rc = TOOL(&out, "verify", "--expect", "ABC", logpath);
+	cr_assert(rc == 2 && strstr(out, "not a SHA-256"), "a bad hash is a usage error: %s", out);
+	free(out);
+}
+
 Test(audit, tool_verify_names_the_line_after_an_edit)
 {
 	size_t order[] = {0, 1, 2, 3, 4};
