@@ -380,9 +380,13 @@ matches(struct json_object *o, const struct filter *f)
 	return true;
 }
 
-/* Print a string from the log so that no control or bidi character reaches the terminal. */
+/*
+ * Print a string from the log so that no control or bidi character reaches
+ * the terminal.  A word (every field but the closing message) also escapes
+ * spaces, so that a caller's name cannot pose as further fields.
+ */
 static void
-put_safe(const char *str)
+put_safe(const char *str, bool word)
 {
 	const unsigned char *s = (const unsigned char *)str, *end = s + strlen(str);
 	unsigned cp;
@@ -394,7 +398,7 @@ put_safe(const char *str)
 			printf("\\x%02x", *s);
 		else if (cp == '\\')
 			fputs("\\\\", stdout);
-		else if (cp < 0x20 || cp == 0x7f)
+		else if (cp < 0x20 || cp == 0x7f || (word && cp == ' '))
 			printf("\\x%02x", cp);
 		else if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
 		         (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
@@ -410,7 +414,7 @@ put_field(const char *prefix, const char *val)
 	if (!val)
 		return;
 	fputs(prefix, stdout);
-	put_safe(val);
+	put_safe(val, true);
 }
 
 /* time outcome action uid=N vg/lv mapping=M device=D: errno N: message */
@@ -425,7 +429,7 @@ print_record(struct json_object *o)
 
 	put_field("", get_str(o, NULL, "eventTime") ? get_str(o, NULL, "eventTime") : "-");
 	printf(" %-7s ", outcome >= 0 ? words[outcome] : "?");
-	put_safe(get_str(o, NULL, "action") ? get_str(o, NULL, "action") : "-");
+	put_safe(get_str(o, NULL, "action") ? get_str(o, NULL, "action") : "-", true);
 	if (get_int(o, "initiator", "uid", &uid))
 		printf(" uid=%lld", uid);
 	else
@@ -436,7 +440,10 @@ print_record(struct json_object *o)
 	put_field(" device=", get_str(o, "target", "device"));
 	if (get_int(o, NULL, "errno", &err))
 		printf(": errno %lld (%s)", err, strerror((int)err));
-	put_field(": ", msg);
+	if (msg) {
+		fputs(": ", stdout);
+		put_safe(msg, false);
+	}
 	putchar('\n');
 }
 
@@ -483,7 +490,7 @@ table_print(struct table *t)
 	for (size_t i = 0; i < t->len; i++) {
 		const unsigned long *n = t->rows[i].n;
 
-		put_safe(t->rows[i].action);
+		put_safe(t->rows[i].action, true);
 		printf("%*s %8lu %8lu %8lu %8lu\n",
 		       (int)(strlen(t->rows[i].action) < 32 ? 32 - strlen(t->rows[i].action) : 0),
 		       "", n[0], n[1], n[2], n[0] + n[1] + n[2]);

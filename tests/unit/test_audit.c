@@ -961,7 +961,7 @@ Test(audit, tool_list_is_readable_and_terminal_safe)
 	                         .outcome = AUDIT_DENIED,
 	                         .uid = 2000,
 	                         .vg = "evil\x1b]0;pwned\x07",
-	                         .lv = "x\xe2\x80\xaey",
+	                         .lv = "x\xe2\x80\xaey mapping=posing device=/dev/sdb",
 	                         .err_no = EACCES,
 	                         .message = "refused\nforged line"};
 	char **lines, *out;
@@ -977,7 +977,9 @@ Test(audit, tool_list_is_readable_and_terminal_safe)
 	                   "%s", out);
 	cr_assert_not_null(strstr(out, " success create_lv uid=1000 nova/a\n"), "%s", out);
 	cr_assert_not_null(strstr(out, " failure create_lv uid=1000 nova/a: errno 28"), "%s", out);
-	cr_assert_not_null(strstr(out, "evil\\x1b]0;pwned\\x07/x\\u202ey"), "%s", out);
+	cr_assert_not_null(strstr(out, "evil\\x1b]0;pwned\\x07/x\\u202ey\\x20mapping=posing\\x20device"
+	                               "=/dev/sdb: errno"),
+	                   "a name's spaces are escaped, so it cannot pose as fields: %s", out);
 	cr_assert_not_null(strstr(out, "refused\\x0aforged line\n"), "%s", out);
 	cr_assert_null(strchr(out, '\x1b'), "an escape reached the terminal");
 	cr_assert_null(strstr(out, "\xe2\x80\xae"), "a bidi override reached the terminal");
