@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The sandbox, applied once before the first request is read:
+ *  0. a private mount namespace, read-only except where LVM, libdevmapper
+ *     and libcryptsetup write (uid 0 still owns /etc/passwd and /proc/sys
+ *     without CAP_DAC_OVERRIDE); lvm shares it;
  *  1. capabilities: keep only what device-mapper and LVM need, in every set
  *     (ambient too, so the lvm child gets exactly the same and no more), with
  *     the securebits locked so uid 0 gains nothing back on exec;
@@ -11,17 +14,197 @@
  */
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <linux/securebits.h>
+#include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <cap-ng.h>
 #include <seccomp.h>
 
 #include "sandbox.h"
+
+/*
+ * The filesystem. Every mount of a private namespace is made read-only; then
+ * each folder below is bound onto itself (with its submounts, which stay
+ * read-only: /dev/shm, /dev/pts) and only that bind is made writable again.
+ * A missing folder is made first; one whose parent is missing, or that is
+ * on a read-only mount already, is left out.
+ * Writes through descriptors opened earlier (the audit log) are unaffected:
+ * they belong to the host's mounts, not to the namespace's copies.
+ */
+#define WRITABLE_MAX 6
+
+/* LVM's: its system dir is lvm.c's LVM_SYSTEM_DIR when lvm gets one, else /etc/lvm. */
+static size_t
+writable_dirs(char dirs[WRITABLE_MAX][PATH_MAX])
+{
+	static const char *const fixed[] = {
+		"/dev",		   /* device nodes and /dev/VG links without udev */
+		"/run/lock/lvm",   /* LVM's locks */
+		"/run/lvm",	   /* LVM's hints */
+		"/run/cryptsetup", /* libcryptsetup's locks */
+	};
+	const char *sys = getenv("LVM_SYSTEM_DIR");
+	size_t n = 0;
+
+	if (!sys || strlen(sys) >= 270 || sys[0] != '/') /* lvm.c's make_env test */
+		sys = "/etc/lvm";
+	for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++)
+		snprintf(dirs[n++], PATH_MAX, "%s", fixed[k]);
+	snprintf(dirs[n++], PATH_MAX, "%s/archive", sys);
+	snprintf(dirs[n++], PATH_MAX, "%s/backup", sys);
+	return n;
+}
+
+/* Make dir (0700, as LVM would) if missing; false if it cannot be written. */
+static bool
+prepare_dir(const char *dir)
+{
+	const char *slash = strrchr(dir, '/');
+	size_t len = slash > dir ? (size_t)(slash - dir) : 1; /* the parent of "/dev" is "/" */
+	char parent[PATH_MAX];
+	struct stat st;
+
+	memcpy(parent, dir, len); /* dir is shorter than PATH_MAX */
+	parent[len] = '\0';
+	if (stat(parent, &st) < 0 && (errno == ENOENT || errno == ENOTDIR))
+		return false;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST && errno != EROFS)
+		err(1, "sandbox: cannot create %s", dir);
+	/* Read-only already, even for LVM: the bind must not make it writable. */
+	if (access(dir, W_OK) < 0 && (errno == EROFS || errno == ENOENT))
+		return false;
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		errx(1, "sandbox: %s is not a directory", dir);
+	return true;
+}
+
+static void
+private_namespace(void)
+{
+	if (unshare(CLONE_NEWNS) < 0)
+		err(1, "sandbox: unshare(CLONE_NEWNS)");
+	/* Host mounts still come in (a new /dev/pts); nothing we do goes out. "none", not
+	 * NULL: valgrind reads the type string even where the kernel ignores it. */
+	if (mount("none", "/", "none", MS_SLAVE | MS_REC, NULL) < 0)
+		err(1, "sandbox: cannot make / a recursive slave mount");
+}
+
+/* The remount mount_setattr(2) replaced; the mount's other flags are kept. */
+static int
+remount_bind(const char *path, bool rdonly)
+{
+	static const struct {
+		unsigned long st, ms;
+	} same[] = { { ST_NOSUID, MS_NOSUID },	   { ST_NODEV, MS_NODEV },
+		     { ST_NOEXEC, MS_NOEXEC },	   { ST_NOATIME, MS_NOATIME },
+		     { ST_NODIRATIME, MS_NODIRATIME }, { ST_RELATIME, MS_RELATIME } };
+	unsigned long flags = MS_REMOUNT | MS_BIND | (rdonly ? MS_RDONLY : 0);
+	struct statvfs sv;
+
+	if (statvfs(path, &sv) < 0)
+		return -1;
+	for (size_t k = 0; k < sizeof(same) / sizeof(same[0]); k++)
+		if (sv.f_flag & same[k].st)
+			flags |= same[k].ms;
+	return mount("none", path, "none", flags, NULL);
+}
+
+/* mountinfo writes space, tab, newline and backslash as \ooo. */
+static void
+unescape_octal(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++, w++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*w = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*w = *s;
+		}
+	}
+	*w = '\0';
+}
+
+/* Kernels before 5.12 (and valgrind 3.19) have no mount_setattr: one mount at a time. */
+static void
+remount_all_rdonly(void)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, mnt[PATH_MAX];
+	size_t cap = 0;
+
+	if (!f)
+		err(1, "sandbox: /proc/self/mountinfo");
+	while (getline(&line, &cap, f) > 0) {
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+			errx(1, "sandbox: cannot parse /proc/self/mountinfo");
+		unescape_octal(mnt);
+		/* ENOENT: a mount point deleted underneath; nothing can reach it by path. */
+		if (remount_bind(mnt, true) < 0 && errno != ENOENT)
+			err(1, "sandbox: cannot make %s read-only", mnt);
+	}
+	free(line);
+	fclose(f);
+}
+
+static void
+set_rdonly(const char *path, bool rdonly, bool recursive)
+{
+	struct mount_attr attr = { 0 };
+
+	if (rdonly)
+		attr.attr_set = MOUNT_ATTR_RDONLY;
+	else
+		attr.attr_clr = MOUNT_ATTR_RDONLY;
+	if (mount_setattr(AT_FDCWD, path, recursive ? AT_RECURSIVE : 0, &attr, sizeof(attr)) == 0)
+		return;
+	if (errno != ENOSYS)
+		err(1, "sandbox: cannot make %s%s %s", path,
+		    recursive ? " and every mount below" : "", rdonly ? "read-only" : "writable");
+	if (recursive)
+		remount_all_rdonly();
+	else if (remount_bind(path, rdonly) < 0)
+		err(1, "sandbox: cannot make %s %s", path, rdonly ? "read-only" : "writable");
+}
+
+static void
+confine_filesystem(void)
+{
+	char dirs[WRITABLE_MAX][PATH_MAX];
+	bool found[WRITABLE_MAX];
+	size_t n = writable_dirs(dirs);
+
+	private_namespace();
+	for (size_t k = 0; k < n; k++)
+		found[k] = prepare_dir(dirs[k]); /* while it can still be written */
+#ifdef EPHCRYPT_TEST_BUILD_WITHOUT_SECCOMP
+	/* valgrind 3.19 knows no mount_setattr, and unlinks its vgdb FIFOs in /tmp at exit. */
+	fprintf(stderr, "ephcrypt-helper: TEST BUILD WITH WRITABLE MOUNTS; never install it\n");
+	return;
+#endif
+	set_rdonly("/", true, true);
+	for (size_t k = 0; k < n; k++) {
+		if (!found[k])
+			continue;
+		/* A mount of its own (a read-only copy), so that it alone can be made writable. */
+		if (mount(dirs[k], dirs[k], "none", MS_BIND | MS_REC, NULL) < 0)
+			err(1, "sandbox: cannot bind %s onto itself", dirs[k]);
+		set_rdonly(dirs[k], false, false);
+	}
+}
 
 /*
  * The capability set: none, plus one at a time. Each reason was measured in
@@ -173,6 +356,8 @@ void
 sandbox_apply(const struct options *opt)
 {
 	(void)opt;
+	/* First: mount and unshare need the full CAP_SYS_ADMIN and no seccomp filter yet. */
+	confine_filesystem();
 	drop_capabilities();
 	harden_process();
 	sandbox_seccomp();

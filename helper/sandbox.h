@@ -30,7 +30,7 @@ extern const size_t sandbox_groups_len;
 extern const struct syscall_errno sandbox_errno[];
 extern const size_t sandbox_errno_len;
 
-/* Rules that pin arguments (ioctl, socket, prctl, clone). */
+/* Rules that pin arguments (ioctl, socket, prctl, clone, kill). */
 void sandbox_add_arg_rules(scmp_filter_ctx ctx);
 /* The whole filter, not loaded: for the helper and for the death tests. */
 scmp_filter_ctx sandbox_filter(uint32_t default_action);

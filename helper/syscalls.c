@@ -6,6 +6,7 @@
  * One syscall per line, sorted; a comment only where the reason is not obvious.
  */
 #include <errno.h>
+#include <limits.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 
@@ -123,7 +124,6 @@ static const char *const process[] = {
 	"getrusage",
 	"gettid",
 	"getuid",
-	"kill", /* a timed-out lvm child gets SIGKILL */
 	"prlimit64",
 	"rseq",
 	"sched_getaffinity",
@@ -243,6 +243,14 @@ sandbox_add_arg_rules(scmp_filter_ctx ctx)
 						    CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
 						    CLONE_NEWCGROUP),
 		     0));
+	/*
+	 * kill: a timed-out lvm child, by its pid. Never -1 (every process) nor a
+	 * process group, however the int is widened: above INT_MAX as 64 bits is
+	 * killed. libseccomp takes one comparison per argument, so pid 0 (our own
+	 * group) is a second rule: EPERM.
+	 */
+	RULE(ctx, SCMP_ACT_ALLOW, kill, 1, SCMP_A0_64(SCMP_CMP_LE, (uint64_t)INT_MAX));
+	RULE(ctx, SCMP_ACT_ERRNO(EPERM), kill, 1, SCMP_A0_64(SCMP_CMP_EQ, 0));
 	for (size_t k = 0; k < sizeof(prctl_ok) / sizeof(prctl_ok[0]); k++)
 		RULE(ctx, SCMP_ACT_ALLOW, prctl, 1, SCMP_A0(SCMP_CMP_EQ, (uint64_t)prctl_ok[k]));
 }

@@ -1,6 +1,7 @@
 #!/bin/bash
 # The sandbox as the kernel sees it, on a running helper and on the lvm it execs:
-# the exact capability sets, no_new_privs and a seccomp filter; and lvm is run by
+# the exact capability sets, no_new_privs and a seccomp filter; a private mount
+# namespace, read-only but for LVM's and cryptsetup's folders; and lvm is run by
 # its absolute path only, never looked up on PATH.
 # Run with: tests/vm/run tests/guest/sandbox.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../vm/lib.sh"
@@ -35,6 +36,33 @@ check_status() {
         [[ $value == "$want" ]] || fail "$who (pid $pid): $key is $value, want $want"
     done <"/proc/$pid/status" || fail "$who (pid $pid) is gone: cannot read its status"
     ((seen == 7)) || fail "$who (pid $pid): $seen of the 7 status lines found"
+}
+
+# check_mounts PID WHO WRITABLE...: every mount PID sees is read-only except the
+# WRITABLE ones, and each WRITABLE folder has a read-write mount.
+check_mounts() {
+    local pid=$1 who=$2 id parent dev root mnt opts rest w
+    local -A allowed=() seen=()
+    shift 2
+    for w; do allowed[$w]=1; done
+    while read -r id parent dev root mnt opts rest; do
+        case $opts in
+            ro | ro,*) ;;
+            rw | rw,*)
+                [[ -n ${allowed[$mnt]:-} ]] || fail "$who (pid $pid): $mnt is read-write ($opts)"
+                seen[$mnt]=1 ;;
+            *) fail "$who (pid $pid): $mnt has options '$opts'" ;;
+        esac
+    done <"/proc/$pid/mountinfo" || fail "$who (pid $pid) is gone: cannot read its mountinfo"
+    for w; do # the ones writable out here; the helper leaves the others out
+        [[ -w $w && -z ${seen[$w]:-} ]] && fail "$who (pid $pid): $w has no read-write mount"
+    done
+    return 0
+}
+
+# in_ns PID CMD: run sh -c CMD as full root inside PID's mount namespace.
+in_ns() {
+    nsenter --target "$1" --mount -- sh -c "$2" 2>&1
 }
 
 # child_of PID: the first child of PID, or nothing.
@@ -75,6 +103,30 @@ ok "the running helper has exactly $caps in every set ($mask), NoNewPrivs 1, Sec
 
 check_status "$lvm" "lvm"
 ok "the lvm it runs (pid $lvm, $LVM) has the same sets, NoNewPrivs 1, Seccomp 2"
+
+# The mounts: the helper's own namespace, shared by lvm; all read-only except
+# the folders LVM, libdevmapper and libcryptsetup write (the helper's list).
+sysdir=$(tr '\0' '\n' <"/proc/$helper/environ" | sed -n 's/^LVM_SYSTEM_DIR=//p')
+sysdir=${sysdir:-/etc/lvm}
+writable=(/dev /run/lock/lvm /run/lvm /run/cryptsetup "$sysdir/archive" "$sysdir/backup")
+ns=$(readlink "/proc/$helper/ns/mnt")
+[[ $ns != "$(readlink /proc/self/ns/mnt)" ]] || fail "the helper shares our mount namespace ($ns)"
+[[ $(readlink "/proc/$lvm/ns/mnt") == "$ns" ]] || fail "lvm is not in the helper's mount namespace"
+check_mounts "$helper" "the helper" "${writable[@]}"
+check_mounts "$lvm" "lvm" "${writable[@]}"
+ok "the helper and lvm share a private mount namespace, read-only but ${writable[*]}"
+
+# The proof: even full root in that namespace cannot open core_pattern or a file
+# in /etc for writing (>> writes nothing, should it open), nor create one in /run
+# or /tmp; out here core_pattern opens. LVM's lock folder still takes a file.
+: >>/proc/sys/kernel/core_pattern || fail "core_pattern does not open here: no control"
+for f in /etc/passwd /proc/sys/kernel/core_pattern /run/ephcrypt-probe /tmp/ephcrypt-probe; do
+    out=$(in_ns "$lvm" ": >>$f") && { rm -f "$f"; fail "lvm's namespace opened $f for writing"; }
+    [[ $out == *"Read-only file system"* ]] || fail "$f in lvm's namespace: $out"
+done
+out=$(in_ns "$lvm" 'f=/run/lock/lvm/ephcrypt-probe && : >$f && rm $f') ||
+    fail "lvm's namespace cannot write /run/lock/lvm: $out"
+ok "in lvm's namespace /etc/passwd, core_pattern, /run and /tmp are read-only (EROFS); /run/lock/lvm is not"
 
 # lvm gets a fixed environment (no PATH) and not the helper's channel.
 mapfile -d '' env <"/proc/$lvm/environ"

@@ -15,6 +15,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/fs.h>
 #include <pthread.h>
 #include <sched.h>
@@ -173,7 +174,7 @@ require_seccomp(void)
 
 /* --- shape (systemd's filter_sets_ordered) ------------------------------------ */
 
-static const char *const arg_pinned[] = { "clone", "ioctl", "prctl", "socket", "socketpair" };
+static const char *const arg_pinned[] = { "clone", "ioctl", "kill", "prctl", "socket", "socketpair" };
 
 static bool
 resolves(const char *name)
@@ -368,6 +369,22 @@ Test(sandbox, identity_and_keyring_changes_are_killed, .init = require_seccomp)
 	expect_killed(calls, sizeof(calls) / sizeof(calls[0]));
 }
 
+/*
+ * kill is allowed for one pid (a timed-out lvm child): 1 to INT_MAX as a
+ * 64-bit value. A signal of -1 would be EINVAL, should the filter let it through.
+ */
+Test(sandbox, signals_to_many_processes_are_killed, .init = require_seccomp)
+{
+	static const struct probe calls[] = {
+		CALL(kill, "pid -1 signals every process uid 0 may signal", -1, -1),
+		CALL(kill, "pid -1 as glibc may pass it, zero-extended", 0xffffffffL, -1),
+		CALL(kill, "a negative pid signals a whole process group", -2, -1),
+		CALL(kill, "the kernel reads only the low half: pid 1", (1L << 32) | 1, -1),
+	};
+
+	expect_killed(calls, sizeof(calls) / sizeof(calls[0]));
+}
+
 /* socket() and socketpair() are pinned to AF_UNIX; AF_ALG is in the errno section. */
 Test(sandbox, network_is_killed, .init = require_seccomp)
 {
@@ -485,7 +502,7 @@ Test(sandbox, x32_syscall_is_killed, .init = require_seccomp)
 
 Test(sandbox, errno_answers, .init = require_seccomp)
 {
-	/* With these arguments the kernel itself would say EINVAL, EINVAL and EBADF. */
+	/* With these arguments the kernel itself would say EINVAL, EINVAL, EBADF and EINVAL. */
 	static const struct probe calls[] = {
 		ERRNO_CALL(ENOSYS, clone3, "glibc then falls back to clone, whose flags are checked",
 			   0, 0),
@@ -493,6 +510,8 @@ Test(sandbox, errno_answers, .init = require_seccomp)
 			   AF_ALG, -1, 0),
 		ERRNO_CALL(ENOTTY, ioctl, "FDGETFDCSTAT: LVM asks every disk if it is a floppy",
 			   BADFD, 0x0215, 0),
+		ERRNO_CALL(EPERM, kill, "pid 0 is our own process group; one comparison per argument",
+			   0, -1),
 	};
 	char why[160];
 
@@ -522,6 +541,8 @@ Test(sandbox, allowed_calls_reach_the_kernel, .init = require_seccomp)
 		ERRNO_CALL(EBADF, connect, "syslog's /dev/log", BADFD, 0, 0),
 		ERRNO_CALL(EFAULT, io_setup, "LVM's aio scanning", 1, 0),
 		ERRNO_CALL(EFAULT, mknod, "/dev/mapper nodes without udev", 0, 0, 0),
+		ERRNO_CALL(ESRCH, kill, "a timed-out lvm child; INT_MAX is the last pid allowed",
+			   INT_MAX, -1),
 	};
 	char why[160];
 
@@ -546,6 +567,13 @@ static long
 write_pipe(const void *arg)
 {
 	return write(*(const int *)arg, "ok", 2);
+}
+
+static long
+kill_self(const void *arg)
+{
+	(void)arg;
+	return kill(getpid(), 0);
 }
 
 static long
@@ -634,6 +662,7 @@ Test(sandbox, allowed_calls_work, .init = require_seccomp)
 		long want;
 	} probes[] = {
 		{ "getpid()", do_getpid, -2 /* any pid */ },
+		{ "kill(getpid(), 0): a positive pid", kill_self, 0 },
 		{ "socket(AF_UNIX) and socketpair(AF_UNIX)", unix_socket, 0 },
 		{ "prctl GET_DUMPABLE, GET_NO_NEW_PRIVS, SET_NAME, GET_NAME", allowed_prctls, 0 },
 		{ "fork() and waitpid() (clone with SIGCHLD only)", fork_and_wait, 7 },
