@@ -264,9 +264,12 @@ hello(int fd, const struct options *opt)
 		 EPHCRYPT_VERSION, (int)getpid(), opt->context ? opt->context : "-",
 		 opt->policy_path);
 	send_log(fd, msg);
+	/* Sandbox step 1 sets all five sets alike, and tests/guest/sandbox.sh checks it. */
 	caps = capng_print_caps_text(CAPNG_PRINT_BUFFER, CAPNG_EFFECTIVE);
 	snprintf(msg, sizeof(msg),
-		 "running with capabilities (eff/prm/inh/bnd/amb): %s; no_new_privs, seccomp on",
+		 "running with capabilities %s, the same in the effective, permitted, "
+		 "inheritable, bounding and ambient sets; no_new_privs, seccomp on, "
+		 "read-only mounts",
 		 caps ? caps : "?");
 	free(caps);
 	send_log(fd, msg);
