@@ -18,7 +18,6 @@ The ephcrypt-helper command line is built in ONE place, ephcrypt_helper_argv():
 Run as root: /usr/bin/python3 bench/bench.py [--starts N] [--calls N] [--c-calls N]
 """
 import argparse
-import atexit
 import importlib.metadata
 import json
 import logging
@@ -30,7 +29,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -46,13 +44,16 @@ from oslo_config import cfg  # noqa: E402
 
 import ephcrypt_bench_ctx as bctx  # noqa: E402
 
+# The interop tests' helper arguments: a private policy ([callers] uid 0) and audit log.
+sys.path.insert(0, os.path.join(REPO, "tests", "interop"))
+from helpers import default_helper_args  # noqa: E402
+
 GOALS = {  # name: threshold
     "cold_start_ratio": 100.0,    # privsep-helper / ephcrypt-helper, at least
     "pss_ratio": 15.0,            # privsep-helper / ephcrypt-helper, at least
     "private_dirty_ratio": 50.0,  # privsep-helper / ephcrypt-helper, at least
     "c_p50_us": 20.0,             # C client round trip p50, at most
 }
-BENCH_POLICY = "# ephcrypt bench: any call from root, no storage at all\n[callers]\nuid 0\n"
 CALL_TIMEOUT = 30.0
 
 
@@ -61,22 +62,6 @@ class BenchError(Exception):
 
 
 # --- the ephcrypt-helper command line: the one place -----------------------
-
-_default_args = None
-
-
-def default_helper_args():
-    global _default_args
-    if _default_args is None:
-        d = tempfile.mkdtemp(prefix="ephcrypt-bench-")
-        atexit.register(shutil.rmtree, d, True)
-        policy = os.path.join(d, "policy.conf")
-        fd = os.open(policy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(BENCH_POLICY)
-        _default_args = ["--policy", policy, "--audit-log", os.path.join(d, "audit.log")]
-    return list(_default_args)
-
 
 def ephcrypt_helper_argv():
     """argv[0] and options; the privsep client appends its two options, the
