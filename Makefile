@@ -102,6 +102,8 @@ $(B)/tests/test_%: tests/unit/test_%.c $(B)/libephcrypt-proto.a $(HELPER_OBJS) |
 		$(PKG_LIBS) -lcriterion -lpthread
 
 CHECK_STAGES := check-unit check-asan check-valgrind check-interop check-guest
+# Each mk/*.mk adds its own targets and may append to CHECK_STAGES.
+-include $(sort $(wildcard mk/*.mk))
 check: deps-test all $(CHECK_STAGES)
 	@echo "check: $(words $(CHECK_STAGES)) passed, 0 failed"
 
