@@ -35,7 +35,9 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(LIBS_HELPER) msgpack 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(LIBS_HELPER) 2>/dev/null)
 
 PROTO_SRCS := protocol/mp_decode.c protocol/mp_encode.c protocol/privsep.c protocol/utf8.c
-HELPER_SRCS := $(wildcard helper/*.c)
+POLICY_SRCS := $(wildcard policy/*.c)
+AUDIT_SRCS := $(wildcard audit/*.c)
+HELPER_SRCS := $(POLICY_SRCS) $(AUDIT_SRCS) $(wildcard helper/*.c helper/ops/*.c)
 PROTO_OBJS := $(PROTO_SRCS:%.c=$(B)/%.o)
 HELPER_OBJS := $(HELPER_SRCS:%.c=$(B)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -69,7 +71,7 @@ deps-nova: deps-test
 	$(call install_missing,$(NOVA_PKGS))
 
 # --- build -----------------------------------------------------------------
-$(B)/%.o: %.c $(wildcard protocol/*.h helper/*.h client/*.h) | deps
+$(B)/%.o: %.c $(wildcard protocol/*.h policy/*.h audit/*.h helper/*.h helper/ops/*.h client/*.h) | deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
@@ -82,12 +84,14 @@ $(B)/ephcrypt-helper: $(HELPER_OBJS) $(B)/libephcrypt-proto.a
 	@echo "  CCLD    $@"
 	@$(CC) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) -lpthread
 
-# The reviewer's tool: its own main, json-c and libcrypto only.
-$(B)/ephcrypt-audit: tools/ephcrypt-audit.c protocol/utf8.c protocol/utf8.h | deps
+# The reviewer's tool: its own main and audit/'s hash chain; json-c and libcrypto only.
+$(B)/ephcrypt-audit: tools/ephcrypt-audit.c audit/chain.c audit/chain.h protocol/utf8.c \
+		protocol/utf8.h | deps
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
 	@$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags json-c libcrypto) $(LDHARDEN) -o $@ \
-		tools/ephcrypt-audit.c protocol/utf8.c $(shell pkg-config --libs json-c libcrypto)
+		tools/ephcrypt-audit.c audit/chain.c protocol/utf8.c \
+		$(shell pkg-config --libs json-c libcrypto)
 
 $(B)/ephcrypt-client: $(B)/client/client.o $(B)/client/cli.o $(B)/libephcrypt-proto.a
 	@echo "  CCLD    $@"
@@ -161,7 +165,7 @@ install: all
 	install -m 0644 README.rst LICENSE $(DESTDIR)$(DOCDIR)/
 
 format:
-	clang-format -i protocol/*.[ch] helper/*.[ch] client/*.[ch] tools/*.c tests/unit/*.c
+	clang-format -i $(C_FILES)
 
 clean:
 	rm -rf build

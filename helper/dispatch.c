@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "audit.h"
+#include "../audit/audit.h"
 
 #include "helper.h"
 

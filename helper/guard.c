@@ -11,8 +11,8 @@
 
 #include <libcryptsetup.h>
 
-#include "names.h"
-#include "policy.h"
+#include "../policy/names.h"
+#include "../policy/policy.h"
 #include "storage.h"
 
 static int

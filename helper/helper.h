@@ -11,8 +11,8 @@
 
 #include "../protocol/mp.h"
 #include "../protocol/privsep.h"
+#include "../protocol/version.h"
 
-#define EPHCRYPT_VERSION "0.1.0"
 #define MAX_PARAMS 8
 #define ERR_MSG_MAX 1024
 
@@ -135,9 +135,5 @@ extern const size_t native_entrypoints_len;
 /* nova.c: Nova 26's own storage entrypoints */
 extern const struct entrypoint nova_entrypoints[];
 extern const size_t nova_entrypoints_len;
-
-/* util.c */
-int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
-int parse_size(const char *s, uint64_t *out);
 
 #endif

@@ -18,9 +18,10 @@
 
 #include <cap-ng.h>
 
-#include "audit.h"
+#include "../audit/audit.h"
 #include "helper.h"
-#include "policy.h"
+#include "../policy/number.h"
+#include "../policy/policy.h"
 
 enum {
 	OPT_FD = 256,

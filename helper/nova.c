@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "names.h"
-#include "policy.h"
+#include "../policy/names.h"
+#include "../policy/policy.h"
 #include "storage.h"
 
 #define CLEAR_CHUNK (1u << 20)

@@ -6,6 +6,6 @@ loc:
 	@tests/layers.sh loc
 
 check-layers: $(HELPER_OBJS) $(PROTO_OBJS)
-	tests/layers.sh check $(B)
+	@tests/layers.sh check $(HELPER_OBJS) $(PROTO_OBJS)
 
 # CHECK_STAGES += check-layers: added once the cycle is gone

@@ -21,11 +21,10 @@
 #include <time.h>
 
 #include <json-c/json.h>
-#include <openssl/evp.h>
 
+#include "../audit/chain.h"
 #include "../protocol/utf8.h"
 
-#define START_MARKER "ephcrypt-audit-v1"
 /* helper.h would pull in msgpack; test_audit.c keeps the two versions equal. */
 #define TOOL_VERSION "0.1.0"
 
@@ -163,19 +162,6 @@ get_int(struct json_object *obj, const char *outer, const char *key, long long *
 
 /* --- verify -------------------------------------------------------------- */
 
-static int
-sha256_hex(const void *buf, size_t len, char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-
-	if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
-		return -1;
-	for (unsigned i = 0; i < mdlen; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	return 0;
-}
-
 /* Why line r->lineno does not continue the chain, or NULL when it does. */
 static const char *
 chain_check(const struct reader *r, const char *expect, char *why, size_t whylen)
@@ -227,7 +213,7 @@ expect_found(const char *name, const char *want, unsigned long at, unsigned long
 static int
 verify_file(const char *name, const char *want)
 {
-	char expect[65], why[160];
+	char expect[AUDIT_HASH_HEX], why[160];
 	const char *bad = NULL;
 	unsigned long at = 0;
 	struct reader r;
@@ -235,14 +221,14 @@ verify_file(const char *name, const char *want)
 
 	if (reader_open(&r, name) < 0)
 		return EX_USAGE;
-	if (sha256_hex(START_MARKER, strlen(START_MARKER), expect) < 0) {
+	if (audit_chain_start(expect) < 0) {
 		reader_close(&r);
 		fprintf(stderr, "ephcrypt-audit: SHA-256 is not available\n");
 		return EX_USAGE;
 	}
 	while (!bad && (rc = reader_next(&r)) > 0) {
 		bad = chain_check(&r, expect, why, sizeof(why));
-		if (!bad && sha256_hex(r.line, r.len, expect) < 0)
+		if (!bad && audit_chain_hash(r.line, r.len, expect) < 0)
 			bad = "cannot hash the line";
 		if (!bad && want && !at && strcmp(expect, want) == 0)
 			at = r.lineno;

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # man/ephcrypt-audit.8 must lint clean and document every record field that
-# helper/audit.c writes and every option tools/ephcrypt-audit.c accepts.
+# audit/audit.c writes and every option tools/ephcrypt-audit.c accepts.
 # Run from the top of the tree; exits 77 (skip) without groff.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -20,8 +20,8 @@ warnings=$(groff -man -ww -z "$man" 2>&1)
 $warnings"
 
 # Field names: the first string argument of jw_kstr/jw_knum/jw_open/jw_key.
-fields=$(sed -n 's/.*jw_\(kstr\|knum\|open\|key\)(w, "\([a-zA-Z_]*\)".*/\2/p' helper/audit.c | sort -u)
-[ -n "$fields" ] || fail "no field names found in helper/audit.c"
+fields=$(sed -n 's/.*jw_\(kstr\|knum\|open\|key\)(w, "\([a-zA-Z_]*\)".*/\2/p' audit/audit.c | sort -u)
+[ -n "$fields" ] || fail "no field names found in audit/audit.c"
 for f in $fields; do
 	grep -q "^\.B[IR]* .*\b$f\b" "$man" || fail "record field '$f' is not documented in $man"
 done

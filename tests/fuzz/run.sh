@@ -45,8 +45,8 @@ build() {
 	policy)
 		bin=build/fuzz_policy
 		# shellcheck disable=SC2086
-		"$CLANG" $FLAGS -Ihelper -Iprotocol tests/fuzz/fuzz_policy.c helper/policy.c \
-			helper/names.c helper/util.c -o "$bin"
+		"$CLANG" $FLAGS -Ipolicy -Iprotocol tests/fuzz/fuzz_policy.c policy/policy.c \
+			policy/names.c policy/number.c -o "$bin"
 		dict=tests/fuzz/fuzz_policy.dict seeds=tests/fuzz/policy-corpus
 		;;
 	*) echo "fuzz: unknown target '$1' (mp, policy)" >&2; exit 2 ;;

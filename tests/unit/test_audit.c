@@ -26,8 +26,8 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
-#include "../../helper/audit.h"
-#include "../../helper/helper.h"
+#include "../../audit/audit.h"
+#include "../../protocol/version.h"
 
 extern char **environ;
 

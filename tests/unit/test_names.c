@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../helper/names.h"
+#include "../../policy/names.h"
 
 typedef int (*checkfn)(const char *, char *, size_t);
 

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../helper/policy.h"
+#include "../../policy/policy.h"
 
 #define NOVA_EXAMPLE "policy/examples/nova.conf"
 #define UUID "6f1b3c2a-8d4e-4f5a-9b7c-1d2e3f4a5b6c"

@@ -22,7 +22,8 @@
 #include <json.h>
 #include <libdevmapper.h>
 
-#include "storage.h"
+#include "../../policy/number.h"
+#include "../storage.h"
 
 #define OUT_CAP (1u << 20)
 

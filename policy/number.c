@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "helper.h"
+#include "number.h"
 
 int
 parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)

@@ -32,14 +32,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 
 #include "../protocol/utf8.h"
 #include "audit.h"
-#include "helper.h"
+#include "../protocol/version.h"
+#include "chain.h"
 
 #define AUDIT_DEFAULT_PATH "/var/log/ephcrypt/audit.log"
-#define AUDIT_START_MARKER "ephcrypt-audit-v1"
 #define AUDIT_TYPE_URI     "http://schemas.dmtf.org/cloud/audit/1.0/event"
 #define AUDIT_LINE_MAX     8192        /* a record, newline included, is shorter */
 #define AUDIT_TAIL_MAX     (64 * 1024) /* how far back audit_open looks for the last line */
@@ -61,7 +60,7 @@ static struct {
 	off_t end;      /* file size after our last record */
 	int broken_err; /* the first failure, returned from then on */
 	char broken_why[512];
-	char prev[2 * EVP_MAX_MD_SIZE + 1];
+	char prev[AUDIT_HASH_HEX];
 	char host[256];
 	char path[PATH_MAX];
 } lg = {.lock = PTHREAD_MUTEX_INITIALIZER, .wfd = -1, .rfd = -1};
@@ -80,20 +79,6 @@ fail(int err, char *why, size_t whylen, const char *fmt, ...)
 		va_end(ap);
 	}
 	return -err;
-}
-
-/* Lowercase hex SHA-256 of buf; out has 65 bytes. */
-static int
-sha256_hex(const void *buf, size_t len, char *out)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-
-	if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
-		return -EIO;
-	for (unsigned i = 0; i < mdlen; i++)
-		sprintf(out + 2 * i, "%02x", md[i]);
-	return 0;
 }
 
 /* --- JSON writing -------------------------------------------------------- */
@@ -393,7 +378,7 @@ chain_from_tail(off_t size, char *why, size_t whylen)
 
 	if (size == 0) {
 		lg.end = 0;
-		return sha256_hex(AUDIT_START_MARKER, strlen(AUDIT_START_MARKER), lg.prev);
+		return audit_chain_start(lg.prev);
 	}
 	/* One byte more than the longest line we accept, for the newline before it. */
 	n = size > AUDIT_TAIL_MAX ? AUDIT_TAIL_MAX + 1 : (size_t)size;
@@ -406,7 +391,7 @@ chain_from_tail(off_t size, char *why, size_t whylen)
 	else
 		r = last_line(buf, n, (off_t)n == size, &start, why, whylen);
 	if (r == 0)
-		r = sha256_hex(buf + start, n - 1 - start, lg.prev);
+		r = audit_chain_hash(buf + start, n - 1 - start, lg.prev);
 	free(buf);
 	if (r == 0)
 		lg.end = size;
@@ -732,7 +717,7 @@ write_locked(struct jw *w, char *linehash, char *why, size_t whylen)
 	if (r == 0) {
 		jw_kstr(w, "prev", lg.prev, CAP_SHORT);
 		jw_close(w);
-		r = w->full ? -EMSGSIZE : sha256_hex(w->buf, w->len, linehash);
+		r = w->full ? -EMSGSIZE : audit_chain_hash(w->buf, w->len, linehash);
 	}
 	if (r == 0) {
 		jw_raw(w, "\n", 1);

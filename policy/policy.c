@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "helper.h"
+#include "number.h"
 #include "names.h"
 #include "policy.h"
 

@@ -16,7 +16,7 @@
 #include <libcryptsetup.h>
 #include <libdevmapper.h>
 
-#include "storage.h"
+#include "../storage.h"
 
 static char last_error[400];
 
