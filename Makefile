@@ -82,7 +82,7 @@ $(B)/libephcrypt-proto.a: $(PROTO_OBJS)
 
 $(B)/ephcrypt-helper: $(HELPER_OBJS) $(B)/libephcrypt-proto.a
 	@echo "  CCLD    $@"
-	@$(CC) $(LDHARDEN) -o $@ $^ $(PKG_LIBS) -lpthread
+	@$(CC) $(LDHARDEN) -o $@ $^ $(PKG_LIBS)
 
 # The reviewer's tool: its own main and audit/'s hash chain; json-c and libcrypto only.
 $(B)/ephcrypt-audit: tools/ephcrypt-audit.c audit/chain.c audit/chain.h protocol/utf8.c \
@@ -103,7 +103,7 @@ $(B)/tests/test_%: tests/unit/test_%.c $(B)/libephcrypt-proto.a $(HELPER_OBJS) |
 	@echo "  CCLD    $@"
 	@$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -Wno-missing-prototypes $(LDHARDEN) -o $@ $< \
 		$(filter-out $(B)/helper/main.o,$(HELPER_OBJS)) $(B)/libephcrypt-proto.a \
-		$(PKG_LIBS) -lcriterion -lpthread
+		$(PKG_LIBS) -lcriterion
 
 CHECK_STAGES := check-unit check-asan check-valgrind check-interop check-guest
 # Each mk/*.mk adds its own targets and may append to CHECK_STAGES.

@@ -19,9 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +52,6 @@
 #define CAP_MESSAGE 2048
 
 static struct {
-	pthread_mutex_t lock;
 	int wfd, rfd;   /* append-only writer; reader for the tail (regular files only) */
 	bool regular;   /* a regular file: flock, fstat, fdatasync apply */
 	off_t end;      /* file size after our last record */
@@ -63,10 +60,7 @@ static struct {
 	char prev[AUDIT_HASH_HEX];
 	char host[256];
 	char path[PATH_MAX];
-} lg = {.lock = PTHREAD_MUTEX_INITIALIZER, .wfd = -1, .rfd = -1};
-
-/* Read without the mutex: the dispatcher asks before every request. */
-static atomic_bool broken;
+} lg = {.wfd = -1, .rfd = -1};
 
 static int __attribute__((format(printf, 4, 5)))
 fail(int err, char *why, size_t whylen, const char *fmt, ...)
@@ -660,11 +654,8 @@ audit_open(const char *path, char *why, size_t whylen)
 
 	if (!path || !*path)
 		path = AUDIT_DEFAULT_PATH;
-	pthread_mutex_lock(&lg.lock);
-	if (lg.wfd >= 0) {
-		pthread_mutex_unlock(&lg.lock);
+	if (lg.wfd >= 0)
 		return fail(EBUSY, why, whylen, "already open");
-	}
 	snprintf(lg.path, sizeof(lg.path), "%s", path);
 	/* The first digest also loads libcrypto's config. */
 	r = open_in_dir(path, why, whylen);
@@ -679,9 +670,7 @@ audit_open(const char *path, char *why, size_t whylen)
 		openlog("ephcrypt-helper", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
 		lg.broken_err = 0;
 		lg.broken_why[0] = '\0';
-		atomic_store(&broken, false);
 	}
-	pthread_mutex_unlock(&lg.lock);
 	return r;
 }
 
@@ -704,7 +693,7 @@ append(const char *line, size_t len)
 	return 0;
 }
 
-/* Under the mutex: resync the chain, add "prev", write, advance the chain. */
+/* Resync the chain, add "prev", write, advance the chain. */
 static int
 write_locked(struct jw *w, char *linehash, char *why, size_t whylen)
 {
@@ -759,7 +748,7 @@ summary(const struct audit_event *ev, const char *id, const char *linehash, int 
 		       lg.path, id, why);
 }
 
-/* Under the mutex: the first failure is kept, with its reason, and refuses all later ones. */
+/* The first failure is kept, with its reason, and refuses all later ones. */
 static void
 set_broken(int r, char *why, size_t whylen)
 {
@@ -767,7 +756,6 @@ set_broken(int r, char *why, size_t whylen)
 		fail(-r, why, whylen, "%s", strerror(-r));
 	lg.broken_err = -r;
 	snprintf(lg.broken_why, sizeof(lg.broken_why), "%s", why);
-	atomic_store(&broken, true);
 }
 
 int
@@ -780,7 +768,6 @@ audit_record(const struct audit_event *ev)
 
 	if (!ev || !ev->action)
 		return -EINVAL;
-	pthread_mutex_lock(&lg.lock);
 	if (lg.broken_err) {
 		/* A torn tail, a lost record or a shrunk file: stay refused. */
 		r = -lg.broken_err;
@@ -796,7 +783,6 @@ audit_record(const struct audit_event *ev)
 	}
 	if (r < 0 && !lg.broken_err)
 		set_broken(r, why, sizeof(why));
-	pthread_mutex_unlock(&lg.lock);
 	summary(ev, id, linehash, r, why);
 	return r;
 }
@@ -804,7 +790,7 @@ audit_record(const struct audit_event *ev)
 bool
 audit_is_broken(void)
 {
-	return atomic_load(&broken);
+	return lg.broken_err != 0;
 }
 
 void
@@ -812,20 +798,16 @@ audit_broken_reason(char *why, size_t whylen)
 {
 	if (!why || !whylen)
 		return;
-	pthread_mutex_lock(&lg.lock);
 	if (lg.broken_err)
 		snprintf(why, whylen, "audit log %s: %s", lg.path, lg.broken_why);
 	else
 		why[0] = '\0';
-	pthread_mutex_unlock(&lg.lock);
 }
 
 void
 audit_close(void)
 {
-	pthread_mutex_lock(&lg.lock);
 	close_files();
 	lg.end = 0;
-	pthread_mutex_unlock(&lg.lock);
 	closelog();
 }

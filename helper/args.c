@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "helper.h"
+#include "call.h"
 
 static const char *
 type_name(enum mp_type t)
@@ -69,7 +69,7 @@ bind_meta(struct call *c, const struct mp_value *key, const struct mp_value *val
 	if (val->type != MP_STR)
 		return call_fail(c, EXC_TYPE, 0, "%s() argument '%.*s' must be str", c->name,
 				 (int)key->len, key->v.bytes);
-	n = val->len < 127 ? val->len : 127;
+	n = val->len < META_ARG_MAX - 1 ? val->len : META_ARG_MAX - 1;
 	for (size_t k = 0; k < n; k++) /* printable ASCII only: it goes into a log */
 		dst[k] = val->v.bytes[k] >= 0x20 && val->v.bytes[k] < 0x7f ? (char)val->v.bytes[k] : '?';
 	dst[n] = '\0';

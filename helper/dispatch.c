@@ -5,21 +5,13 @@
  * rules are applied here once, from the entrypoint's flags.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "../audit/audit.h"
 
 #include "helper.h"
-
-#define REPLY_MAX (8u << 20)
-
-/* libdevmapper and LVM's metadata are not ours to race: storage calls run one at a time. */
-static pthread_mutex_t storage_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const struct {
 	const struct entrypoint *table;
@@ -42,34 +34,6 @@ dispatch_lookup(const char *name, size_t len)
 	return NULL;
 }
 
-int
-call_fail(struct call *c, const char *cls, int errnum, const char *fmt, ...)
-{
-	va_list ap;
-
-	c->err.cls = cls;
-	c->err.errnum = errnum;
-	va_start(ap, fmt);
-	vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-void
-call_error_clear(struct call_error *e)
-{
-	free(e->out);
-	free(e->err);
-	memset(e, 0, sizeof(*e));
-}
-
-static bool
-is_os_error(const char *cls)
-{
-	return cls && (strcmp(cls, EXC_OS) == 0 || strcmp(cls, EXC_NOENT) == 0 ||
-		       strcmp(cls, EXC_EXIST) == 0 || strcmp(cls, EXC_PERM) == 0);
-}
-
 static int
 put_error(struct mp_buf *out, const struct mp_value *msgid, const struct call_error *e)
 {
@@ -82,7 +46,7 @@ put_error(struct mp_buf *out, const struct mp_value *msgid, const struct call_er
 		return mp_put_array(out, 5) || mp_put_str(out, e->out ? e->out : "") ||
 		       mp_put_str(out, e->err ? e->err : "") || mp_put_int(out, e->exit_code) ||
 		       mp_put_str(out, e->cmd) || mp_put_nil(out);
-	if (e->errnum > 0 && is_os_error(e->cls)) /* OSError(errno, strerror) sets .errno */
+	if (e->errnum > 0 && call_is_oserror(e->cls)) /* OSError(errno, strerror) sets .errno */
 		return mp_put_array(out, 2) || mp_put_uint(out, (uint64_t)e->errnum) ||
 		       mp_put_str(out, e->msg);
 	return mp_put_array(out, 1) || mp_put_str(out, e->msg);
@@ -111,16 +75,12 @@ run(struct call *c, const struct entrypoint *ep)
 		char why[512];
 
 		audit_broken_reason(why, sizeof(why));
-		return call_fail(c, EXC_OS, EIO, "%s refused: the audit log cannot be written (%s)",
-				 c->name, why);
+		return call_oserror(c, EIO, "%s refused: the audit log cannot be written (%s)",
+				    c->name, why);
 	}
-	if (ep->flags & EP_STORAGE)
-		pthread_mutex_lock(&storage_lock);
 	rc = ep->fn(c);
-	if (ep->flags & EP_STORAGE)
-		pthread_mutex_unlock(&storage_lock);
 	if (rc == 0 && c->ret->overflow)
-		rc = call_fail(c, EXC_OS, EMSGSIZE, "%s(): reply exceeds %u bytes", c->name, REPLY_MAX);
+		rc = call_oserror(c, EMSGSIZE, "%s(): reply exceeds %u bytes", c->name, REPLY_MAX);
 	return rc;
 }
 
@@ -194,10 +154,10 @@ dispatch_call(const struct ps_msg *m, struct mp_buf *out, const struct options *
 	else
 		rc = run(&c, ep);
 	if ((!ep || !(ep->flags & EP_NO_AUDIT)) && record(&c, rc, t0) < 0 && rc == 0)
-		rc = call_fail(&c, EXC_OS, EIO, "%s was performed but could not be recorded in the "
-				"audit log; further requests are refused", c.name);
+		rc = call_oserror(&c, EIO, "%s was performed but could not be recorded in the "
+				  "audit log; further requests are refused", c.name);
 	if (rc == 0 && ps_ret_raw(out, m->msgid, ret.data, ret.len) != 0)
-		rc = call_fail(&c, EXC_OS, EMSGSIZE, "%s(): reply too large", c.name);
+		rc = call_oserror(&c, EMSGSIZE, "%s(): reply too large", c.name);
 	if (rc != 0) {
 		mp_buf_reset(out);
 		put_error(out, m->msgid, &c.err);

@@ -12,8 +12,25 @@
 #include <libcryptsetup.h>
 
 #include "../policy/names.h"
-#include "../policy/policy.h"
-#include "storage.h"
+#include "guard.h"
+
+const struct activation_flag activation_flags[PF_COUNT] = {
+	{ PF_ALLOW_DISCARDS, CRYPT_ACTIVATE_ALLOW_DISCARDS },
+	{ PF_NO_READ_WORKQUEUE, CRYPT_ACTIVATE_NO_READ_WORKQUEUE },
+	{ PF_NO_WRITE_WORKQUEUE, CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE },
+};
+
+void
+activation_flags_text(uint32_t flags, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (size_t k = 0; k < PF_COUNT && n < cap; k++)
+		if (flags & activation_flags[k].bit)
+			n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? "," : "",
+					      policy_flag_name(activation_flags[k].pf));
+}
 
 static int
 decide(struct call *c, int rc, const struct verdict *v)
@@ -22,7 +39,7 @@ decide(struct call *c, int rc, const struct verdict *v)
 	if (rc == 0)
 		return 0;
 	c->denied = true;
-	return call_fail(c, EXC_PERM, EACCES, "%s", v->why);
+	return call_oserror(c, EACCES, "%s", v->why);
 }
 
 static int
@@ -35,7 +52,7 @@ int
 guard_vg(struct call *c, const char *vg)
 {
 	struct verdict v = { .rule = "" };
-	char why[384];
+	char why[NAME_WHY_MAX];
 
 	if (bad_name(c, name_check_vg(vg, why, sizeof(why)), why) < 0)
 		return -1;
@@ -46,7 +63,7 @@ int
 guard_lv(struct call *c, const char *vg, const char *lv)
 {
 	struct verdict v = { .rule = "" };
-	char why[384];
+	char why[NAME_WHY_MAX];
 
 	if (guard_vg(c, vg) < 0 || bad_name(c, name_check_lv(lv, why, sizeof(why)), why) < 0)
 		return -1;
@@ -67,7 +84,7 @@ int
 guard_mapping(struct call *c, const char *name)
 {
 	struct verdict v = { .rule = "" };
-	char why[384];
+	char why[NAME_WHY_MAX];
 
 	if (bad_name(c, name_check_dm(name, why, sizeof(why)), why) < 0)
 		return -1;
@@ -83,7 +100,7 @@ guard_flag(struct call *c, uint32_t flags, uint32_t bit, enum policy_flag f)
 }
 
 int
-guard_crypt(struct call *c, const struct crypt_req *r)
+guard_crypt(struct call *c, const struct dmcrypt_req *r)
 {
 	struct verdict v = { .rule = "" };
 
@@ -94,13 +111,10 @@ guard_crypt(struct call *c, const struct crypt_req *r)
 	if (decide(c, policy_cipher(c->opt->policy, r->cipher, r->key_bits, &v), &v) < 0 ||
 	    decide(c, policy_sector_size(c->opt->policy, r->sector_size, &v), &v) < 0)
 		return -1;
-	return guard_flag(c, r->flags, CRYPT_ACTIVATE_ALLOW_DISCARDS, PF_ALLOW_DISCARDS) ||
-			       guard_flag(c, r->flags, CRYPT_ACTIVATE_NO_READ_WORKQUEUE,
-					  PF_NO_READ_WORKQUEUE) ||
-			       guard_flag(c, r->flags, CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE,
-					  PF_NO_WRITE_WORKQUEUE)
-		       ? -1
-		       : 0;
+	for (size_t k = 0; k < PF_COUNT; k++)
+		if (guard_flag(c, r->flags, activation_flags[k].bit, activation_flags[k].pf) < 0)
+			return -1;
+	return 0;
 }
 
 /* Under /dev and written plainly: no ".", ".." or empty components to walk elsewhere. */
@@ -108,13 +122,13 @@ int
 guard_dev_path(struct call *c, const char *path)
 {
 	if (strncmp(path, "/dev/", 5) != 0)
-		return call_fail(c, EXC_PERM, EACCES, "device '%s' is not under /dev", path);
+		return call_oserror(c, EACCES, "device '%s' is not under /dev", path);
 	for (const char *p = path + 4; p; p = strchr(p + 1, '/'))
 		if (p[1] == '/' || p[1] == '\0' ||
 		    (p[1] == '.' && (p[2] == '/' || p[2] == '\0' ||
 				     (p[2] == '.' && (p[3] == '/' || p[3] == '\0')))))
-			return call_fail(c, EXC_PERM, EACCES,
-					 "device '%s' is not a plain path under /dev (no '.', '..' "
+			return call_oserror(c, EACCES,
+					    "device '%s' is not a plain path under /dev (no '.', '..' "
 					 "or empty parts)",
 					 path);
 	return 0;
@@ -124,30 +138,52 @@ guard_dev_path(struct call *c, const char *path)
 int
 guard_device(struct call *c, const char *device)
 {
-	char vg[NAME_MAX_LVM], lv[NAME_MAX_LVM];
+	char vg[OP_NAME_CAP], lv[OP_NAME_CAP];
+	struct op_error e;
+	int rc;
 
-	if (guard_dev_path(c, device) < 0 || lvm_resolve_device(c, device, vg, lv) < 0)
+	if (guard_dev_path(c, device) < 0)
 		return -1;
-	if (!c->t.vg[0]) /* for the audit record: the LV behind the device */
-		snprintf(c->t.vg, sizeof(c->t.vg), "%s", vg), snprintf(c->t.lv, sizeof(c->t.lv), "%s", lv);
+	rc = mapper_resolve_lv(device, vg, lv, c->t.node, &e);
+	if (rc < 0)
+		return call_op_fail(c, rc, &e);
+	if (!c->t.vg[0]) { /* for the audit record: the LV behind the device */
+		snprintf(c->t.vg, sizeof(c->t.vg), "%s", vg);
+		snprintf(c->t.lv, sizeof(c->t.lv), "%s", lv);
+	}
 	return guard_lv(c, vg, lv);
 }
 
+/* An allowed LV, or one of the policy's crypt mappings (an encrypted disk's path). */
+int
+guard_block_device(struct call *c, const char *path)
+{
+	const char *name = strncmp(path, "/dev/mapper/", 12) == 0 ? path + 12 : NULL;
+	char why[NAME_WHY_MAX];
+
+	if (name && name_check_dm(name, why, sizeof(why)) == 0 && mapper_is_crypt(name)) {
+		snprintf(c->t.mapping, sizeof(c->t.mapping), "%s", name);
+		snprintf(c->t.node, sizeof(c->t.node), "%s", path); /* a root-only directory */
+		return guard_mapping(c, name);
+	}
+	return guard_device(c, path);
+}
+
 bool
-guard_lv_visible(struct call *c, const char *vg, const char *lv)
+guard_lv_visible(const struct call *c, const char *vg, const char *lv)
 {
 	struct verdict v;
-	char why[384];
+	char why[NAME_WHY_MAX];
 
 	return name_check_lv(lv, why, sizeof(why)) == 0 &&
 	       policy_lv(c->opt->policy, vg, lv, &v) == 0;
 }
 
 bool
-guard_mapping_visible(struct call *c, const char *name)
+guard_mapping_visible(const struct call *c, const char *name)
 {
 	struct verdict v;
-	char why[384];
+	char why[NAME_WHY_MAX];
 
 	return name_check_dm(name, why, sizeof(why)) == 0 &&
 	       policy_mapping(c->opt->policy, name, &v) == 0;

@@ -5,6 +5,8 @@
  */
 #include <err.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,9 +21,14 @@
 #include <cap-ng.h>
 
 #include "../audit/audit.h"
-#include "helper.h"
 #include "../policy/number.h"
 #include "../policy/policy.h"
+#include "helper.h"
+#include "sandbox.h"
+
+#define LVM_TIMEOUT_S  120  /* a run of lvm is killed after this long */
+#define LOG_FRAME_MAX  4096 /* one LOG message to the caller */
+#define LOG_LEVEL_INFO 20   /* Python's logging.INFO */
 
 enum {
 	OPT_FD = 256,
@@ -33,7 +40,6 @@ enum {
 	OPT_AUDIT,
 	OPT_LVM,
 	OPT_MAX_MESSAGE,
-	OPT_WORKERS,
 	OPT_CHECK_POLICY,
 	OPT_VERSION,
 	OPT_HELP,
@@ -49,7 +55,6 @@ static const struct option longopts[] = {
 	{ "audit-log", required_argument, NULL, OPT_AUDIT },
 	{ "lvm", required_argument, NULL, OPT_LVM },
 	{ "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
-	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "check-policy", required_argument, NULL, OPT_CHECK_POLICY },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -73,7 +78,7 @@ usage(int status)
 		"       ephcrypt-helper [options] --privsep_context CTX --privsep_sock_path PATH\n"
 		"       ephcrypt-helper --check-policy PATH\n"
 		"options: --policy PATH  --audit-log PATH  --lvm PATH  --max-message BYTES\n"
-		"         --workers N  --config-file F  --config-dir D (accepted, ignored)\n");
+		"         --config-file F  --config-dir D (accepted, ignored)\n");
 	exit(status);
 }
 
@@ -93,27 +98,28 @@ parse_args(int argc, char **argv, struct options *opt)
 
 	memset(opt, 0, sizeof(*opt));
 	opt->fd = -1;
-	opt->lvm_path = "/sbin/lvm";
+	opt->lvm.path = "/sbin/lvm";
 	opt->policy_path = "/etc/ephcrypt/policy.conf";
 	opt->audit_path = "/var/log/ephcrypt/audit.log";
 	opt->max_message = MP_DEFAULT_MAX_MESSAGE;
-	opt->lvm_timeout = 120;
-	opt->workers = 4;
+	opt->lvm.timeout_s = LVM_TIMEOUT_S;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
-		case OPT_FD: option_number("fd", optarg, 0, 65535, &v), opt->fd = (int)v; break;
+		case OPT_FD:
+			option_number("fd", optarg, 0, 65535, &v);
+			opt->fd = (int)v;
+			break;
 		case OPT_CONTEXT: opt->context = optarg; break;
 		case OPT_SOCK: opt->sock_path = optarg; break;
 		case OPT_CONFIG_FILE:
 		case OPT_CONFIG_DIR: break; /* oslo.config's; nothing for us in them */
 		case OPT_POLICY: opt->policy_path = optarg; break;
 		case OPT_AUDIT: opt->audit_path = optarg; break;
-		case OPT_LVM: opt->lvm_path = optarg; break;
+		case OPT_LVM: opt->lvm.path = optarg; break;
 		case OPT_MAX_MESSAGE:
 			option_number("max-message", optarg, 4096, 64u << 20, &v);
 			opt->max_message = v;
 			break;
-		case OPT_WORKERS: option_number("workers", optarg, 1, 16, &v), opt->workers = (unsigned)v; break;
 		case OPT_CHECK_POLICY: opt->check_policy = optarg; break;
 		case OPT_VERSION: printf("ephcrypt-helper %s\n", EPHCRYPT_VERSION); exit(0);
 		case OPT_HELP: usage(0);
@@ -124,8 +130,8 @@ parse_args(int argc, char **argv, struct options *opt)
 		errx(2, "unexpected argument '%s'", argv[optind]);
 	if (!opt->check_policy && (opt->fd < 0) == (opt->sock_path == NULL))
 		errx(2, "give exactly one of --fd N or --privsep_sock_path PATH");
-	if (opt->lvm_path[0] != '/')
-		errx(2, "--lvm: '%s' must be an absolute path", opt->lvm_path);
+	if (opt->lvm.path[0] != '/')
+		errx(2, "--lvm: '%s' must be an absolute path", opt->lvm.path);
 }
 
 /* The ROOTWRAP start: the caller listens on PATH and waits for us to exit 0. */
@@ -190,12 +196,39 @@ quiet_stdio(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/*
+ * Like doas -C: whoever runs the check reads the file with their own
+ * privilege, never root's (root itself becomes nobody); the root-ownership
+ * checks still apply to the file.
+ */
+static void
+drop_privileges(void)
+{
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+
+	if (uid == 0) {
+		struct passwd *pw = getpwnam("nobody");
+
+		if (!pw)
+			errx(2, "--check-policy: no user 'nobody' to drop privileges to");
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	if ((geteuid() == 0 && setgroups(0, NULL) < 0) || setresgid(gid, gid, gid) < 0 ||
+	    setresuid(uid, uid, uid) < 0)
+		err(2, "--check-policy: dropping privileges");
+	if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+		errx(2, "--check-policy: privileges could be regained");
+}
+
 /* --check-policy: like visudo -c; exit 0 with a summary, or 2 with every error. */
 static int
 check_policy(const char *path)
 {
 	struct policy *p;
 
+	drop_privileges();
 	if (policy_load(path, true, stderr, &p) != 0)
 		return 2;
 	printf("%s: OK\n", path);
@@ -249,8 +282,8 @@ send_log(int fd, const char *msg)
 {
 	struct mp_buf b;
 
-	mp_buf_init(&b, 4096);
-	if (ps_log(&b, "ephcrypt", 20, msg) == 0 && write(fd, b.data, b.len) != (ssize_t)b.len)
+	mp_buf_init(&b, LOG_FRAME_MAX);
+	if (ps_log(&b, "ephcrypt", LOG_LEVEL_INFO, msg) == 0 && write(fd, b.data, b.len) != (ssize_t)b.len)
 		errx(1, "cannot write to the channel");
 	mp_buf_free(&b);
 }
@@ -293,7 +326,7 @@ main(int argc, char **argv)
 	detach(&opt);
 	quiet_stdio();
 	lock_memory();
-	sandbox_apply(&opt);
+	sandbox_apply();
 	hello(fd, &opt);
 	rc = serve(fd, &opt);
 	policy_free(opt.policy);

@@ -14,15 +14,39 @@
 
 #include <libcryptsetup.h>
 
-#include "storage.h"
+#include "guard.h"
+#include "helper.h"
+#include "ops/crypt.h"
+#include "ops/dm.h"
+#include "ops/lvm.h"
 
-#define MAX_LV_SIZE (UINT64_C(1) << 60)
+#define MAX_LV_SIZE  (UINT64_C(1) << 60)
 #define CRYPT_SUFFIX "-dmcrypt"
+#define LIST_MAX     1024 /* mappings one crypt_list reports */
 
 static int
 ep_version(struct call *c)
 {
 	return mp_put_str(c->ret, EPHCRYPT_VERSION);
+}
+
+/* One "key": value pair of a reply map. */
+static int
+put_kstr(struct mp_buf *b, const char *key, const char *val)
+{
+	return mp_put_str(b, key) || mp_put_str(b, val);
+}
+
+static int
+put_kuint(struct mp_buf *b, const char *key, uint64_t val)
+{
+	return mp_put_str(b, key) || mp_put_uint(b, val);
+}
+
+static int
+put_kbool(struct mp_buf *b, const char *key, bool val)
+{
+	return mp_put_str(b, key) || mp_put_bool(b, val);
 }
 
 /* Positional parameter i as a VG / LV / mapping name into the call's target. */
@@ -44,30 +68,31 @@ static int
 ep_vg_info(struct call *c)
 {
 	struct vg_info vi;
+	struct op_error e;
+	int rc;
 
-	if (vg_arg(c, 0) < 0 || guard_vg(c, c->t.vg) < 0 || lvm_vg_info(c, c->t.vg, &vi) < 0)
+	if (vg_arg(c, 0) < 0 || guard_vg(c, c->t.vg) < 0)
 		return -1;
+	if ((rc = lvm_vg_info(&c->opt->lvm, c->t.vg, &vi, &e)) < 0)
+		return call_op_fail(c, rc, &e);
 	mp_put_map(c->ret, 4);
-	mp_put_str(c->ret, "name"), mp_put_str(c->ret, c->t.vg);
-	mp_put_str(c->ret, "size"), mp_put_uint(c->ret, vi.size);
-	mp_put_str(c->ret, "free"), mp_put_uint(c->ret, vi.free);
-	mp_put_str(c->ret, "extent_size"), mp_put_uint(c->ret, vi.extent_size);
-	return 0;
+	put_kstr(c->ret, "name", c->t.vg);
+	put_kuint(c->ret, "size", vi.size);
+	put_kuint(c->ret, "free", vi.free);
+	return put_kuint(c->ret, "extent_size", vi.extent_size);
 }
 
 /* Undo lvcreate after a failed open or a timeout; the caller sees the original error. */
 static void
 rollback_lv(struct call *c)
 {
-	struct call_error first = c->err;
-	size_t n = strlen(first.msg);
+	size_t n = strlen(c->err.msg);
+	struct op_error e;
+	int rc = lvm_lv_remove(&c->opt->lvm, c->t.vg, c->t.lv, &e);
 
-	memset(&c->err, 0, sizeof(c->err));
 	/* ENOENT: a timed-out lvcreate that had not made it yet. */
-	if (lvm_lv_remove(c, c->t.vg, c->t.lv) < 0 && c->err.errnum != ENOENT)
-		snprintf(first.msg + n, sizeof(first.msg) - n, " (rollback failed: %s)", c->err.msg);
-	call_error_clear(&c->err);
-	c->err = first;
+	if (rc < 0 && rc != -ENOENT)
+		snprintf(c->err.msg + n, sizeof(c->err.msg) - n, " (rollback failed: %s)", e.why);
 }
 
 /*
@@ -79,13 +104,15 @@ rollback_lv(struct call *c)
 static int
 create_lv(struct call *c, uint64_t size, struct lv_info *li)
 {
-	int fd;
+	struct op_error e;
+	int fd, rc;
 
 	if (guard_lv_size(c, c->t.vg, size) < 0)
 		return -1;
-	if (lvm_lv_create(c, c->t.vg, c->t.lv, size) < 0) {
+	if ((rc = lvm_lv_create(&c->opt->lvm, c->t.vg, c->t.lv, size, &e)) < 0) {
+		call_op_fail(c, rc, &e);
 		/* Killed at its time limit, lvcreate may have made the LV already. */
-		if (c->err.errnum == ETIMEDOUT)
+		if (rc == -ETIMEDOUT)
 			rollback_lv(c);
 		return -1;
 	}
@@ -111,16 +138,18 @@ ep_lv_create(struct call *c)
 	if (vg_lv_args(c) < 0 || arg_u64(c, 2, 1, MAX_LV_SIZE, &size) < 0 || create_lv(c, size, &li) < 0)
 		return -1;
 	mp_put_map(c->ret, 2);
-	mp_put_str(c->ret, "path"), mp_put_str(c->ret, li.path);
-	mp_put_str(c->ret, "size"), mp_put_uint(c->ret, li.size);
-	return 0;
+	put_kstr(c->ret, "path", li.path);
+	return put_kuint(c->ret, "size", li.size);
 }
 
 /* lvremove refuses an open LV by itself; that refusal comes back as EBUSY. */
 static int
 remove_lv(struct call *c)
 {
-	return lvm_lv_remove(c, c->t.vg, c->t.lv);
+	struct op_error e;
+	int rc = lvm_lv_remove(&c->opt->lvm, c->t.vg, c->t.lv, &e);
+
+	return rc < 0 ? call_op_fail(c, rc, &e) : 0;
 }
 
 static int
@@ -131,40 +160,53 @@ ep_lv_remove(struct call *c)
 	return mp_put_nil(c->ret);
 }
 
+/* The names the policy lets this caller see. */
 static int
 ep_lv_list(struct call *c)
 {
+	struct lvm_names ln;
+	struct op_error e;
+	uint32_t shown = 0;
+	int rc;
+
 	if (vg_arg(c, 0) < 0 || guard_vg(c, c->t.vg) < 0)
 		return -1;
-	return lvm_lv_list(c, c->t.vg);
+	if ((rc = lvm_lv_names(&c->opt->lvm, c->t.vg, &ln, &e)) < 0)
+		return call_op_fail(c, rc, &e);
+	for (size_t k = 0; k < ln.n; k++)
+		shown += guard_lv_visible(c, c->t.vg, ln.names[k]);
+	mp_put_array(c->ret, shown);
+	for (size_t k = 0; k < ln.n; k++)
+		if (guard_lv_visible(c, c->t.vg, ln.names[k]))
+			mp_put_str(c->ret, ln.names[k]);
+	lvm_names_free(&ln);
+	return 0;
 }
 
 static int
 ep_lv_info(struct call *c)
 {
 	struct lv_info li;
+	struct op_error e;
+	int rc;
 
-	if (vg_lv_args(c) < 0 || lvm_lv_info(c, c->t.vg, c->t.lv, &li) < 0)
+	if (vg_lv_args(c) < 0)
 		return -1;
+	if ((rc = lvm_lv_info(&c->opt->lvm, c->t.vg, c->t.lv, &li, &e)) < 0)
+		return call_op_fail(c, rc, &e);
 	mp_put_map(c->ret, 6);
-	mp_put_str(c->ret, "name"), mp_put_str(c->ret, c->t.lv);
-	mp_put_str(c->ret, "vg"), mp_put_str(c->ret, c->t.vg);
-	mp_put_str(c->ret, "path"), mp_put_str(c->ret, li.path);
-	mp_put_str(c->ret, "size"), mp_put_uint(c->ret, li.size);
-	mp_put_str(c->ret, "active"), mp_put_bool(c->ret, li.active);
-	mp_put_str(c->ret, "open"), mp_put_bool(c->ret, li.open);
-	return 0;
+	put_kstr(c->ret, "name", c->t.lv);
+	put_kstr(c->ret, "vg", c->t.vg);
+	put_kstr(c->ret, "path", li.path);
+	put_kuint(c->ret, "size", li.size);
+	put_kbool(c->ret, "active", li.active);
+	return put_kbool(c->ret, "open", li.open);
 }
 
 static int
-parse_option(struct call *c, const struct mp_value *k, const struct mp_value *v, struct crypt_req *r)
+parse_option(struct call *c, const struct mp_value *k, const struct mp_value *v,
+	     struct dmcrypt_req *r)
 {
-	static const struct { const char *name; uint32_t bit; } bools[] = {
-		{ "allow_discards", CRYPT_ACTIVATE_ALLOW_DISCARDS },
-		{ "no_read_workqueue", CRYPT_ACTIVATE_NO_READ_WORKQUEUE },
-		{ "no_write_workqueue", CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE },
-	};
-
 	if (mp_str_eq(k, "sector_size")) {
 		if (v->type != MP_UINT || v->v.u < 512 || v->v.u > 4096 || (v->v.u & (v->v.u - 1)))
 			return call_fail(c, EXC_VALUE, EINVAL,
@@ -172,12 +214,15 @@ parse_option(struct call *c, const struct mp_value *k, const struct mp_value *v,
 		r->sector_size = (unsigned)v->v.u;
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
-		if (!mp_str_eq(k, bools[i].name))
+	for (size_t i = 0; i < PF_COUNT; i++) {
+		const char *name = policy_flag_name(activation_flags[i].pf);
+		uint32_t bit = activation_flags[i].bit;
+
+		if (!mp_str_eq(k, name))
 			continue;
 		if (v->type != MP_BOOL)
-			return call_fail(c, EXC_TYPE, 0, "option '%s' must be bool", bools[i].name);
-		r->flags = v->v.b ? r->flags | bools[i].bit : r->flags & ~bools[i].bit;
+			return call_fail(c, EXC_TYPE, 0, "option '%s' must be bool", name);
+		r->flags = v->v.b ? r->flags | bit : r->flags & ~bit;
 		return 0;
 	}
 	return call_fail(c, EXC_VALUE, EINVAL,
@@ -187,61 +232,63 @@ parse_option(struct call *c, const struct mp_value *k, const struct mp_value *v,
 
 /* cipher, key_size, key, options at parameters i..i+3. */
 static int
-crypt_args(struct call *c, unsigned i, struct crypt_req *r)
+crypt_args(struct call *c, unsigned i, struct dmcrypt_req *r)
 {
 	const struct mp_value *key, *opts;
 	uint64_t bits;
 
-	if (arg_cstr(c, i, c->t.cipher, sizeof(c->t.cipher)) < 0 || arg_u64(c, i + 1, 8, 4096, &bits) < 0)
+	if (arg_cstr(c, i, c->t.cipher, sizeof(c->t.cipher)) < 0 ||
+	    arg_u64(c, i + 1, 8, 4096, &bits) < 0)
 		return -1;
 	key = arg_get(c, i + 2);
 	r->cipher = c->t.cipher;
 	r->key = key->v.bytes;
 	r->key_len = key->len;
-	r->key_bits = c->t.key_size = (unsigned)bits;
-	r->sector_size = 512;
+	r->key_bits = (unsigned)bits;
+	r->sector_size = DMCRYPT_SECTOR_DEFAULT;
 	opts = arg_get(c, i + 3);
 	for (uint32_t k = 0; opts && k < opts->len; k++)
 		if (parse_option(c, &opts->v.items[2 * k], &opts->v.items[2 * k + 1], r) < 0)
 			return -1;
+	c->t.key_size = r->key_bits;
 	c->t.sector_size = r->sector_size;
-	snprintf(c->t.flags, sizeof(c->t.flags), "%s%s%s",
-		 r->flags & CRYPT_ACTIVATE_ALLOW_DISCARDS ? "allow_discards " : "",
-		 r->flags & CRYPT_ACTIVATE_NO_READ_WORKQUEUE ? "no_read_workqueue " : "",
-		 r->flags & CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE ? "no_write_workqueue" : "");
+	activation_flags_text(r->flags, c->t.flags, sizeof(c->t.flags));
 	return guard_crypt(c, r);
 }
 
 /* Checks every argument, then re-resolves the device at the point of use. */
 static int
-open_mapping(struct call *c, struct crypt_req *r)
+open_mapping(struct call *c, struct dmcrypt_req *r)
 {
+	struct op_error e;
+	int rc;
+
 	r->name = c->t.mapping;
 	if (guard_mapping(c, r->name) < 0 || guard_device(c, c->t.device) < 0)
 		return -1;
 	r->device = c->t.node;
-	if (crypt_mapping_exists(r->name))
-		return call_fail(c, EXC_EXIST, EEXIST, "mapping '%s' already exists", r->name);
-	return crypt_plain_open(c, r);
+	if (mapper_exists(r->name))
+		return call_oserror(c, EEXIST, "mapping '%s' already exists", r->name);
+	rc = dmcrypt_open(r, &e);
+	return rc < 0 ? call_op_fail(c, rc, &e) : 0;
 }
 
 static int
 put_path_map(struct call *c, const char *lv_path)
 {
-	char path[200];
+	char path[DM_NODE_CAP];
 
 	snprintf(path, sizeof(path), "/dev/mapper/%s", c->t.mapping);
 	mp_put_map(c->ret, lv_path ? 2 : 1);
 	if (lv_path)
-		mp_put_str(c->ret, "lv_path"), mp_put_str(c->ret, lv_path);
-	mp_put_str(c->ret, "path");
-	return mp_put_str(c->ret, path);
+		put_kstr(c->ret, "lv_path", lv_path);
+	return put_kstr(c->ret, "path", path);
 }
 
 static int
 ep_crypt_open(struct call *c)
 {
-	struct crypt_req r = { .name = NULL };
+	struct dmcrypt_req r = { .name = NULL };
 
 	if (arg_cstr(c, 0, c->t.mapping, sizeof(c->t.mapping)) < 0 ||
 	    arg_cstr(c, 1, c->t.device, sizeof(c->t.device)) < 0 || crypt_args(c, 2, &r) < 0 ||
@@ -251,30 +298,79 @@ ep_crypt_open(struct call *c)
 }
 
 static int
+close_mapping(struct call *c)
+{
+	struct op_error e;
+	int rc = dmcrypt_close(c->t.mapping, &e);
+
+	return rc < 0 ? call_op_fail(c, rc, &e) : 0;
+}
+
+static int
 ep_crypt_close(struct call *c)
 {
-	bool was_open;
-
 	if (arg_cstr(c, 0, c->t.mapping, sizeof(c->t.mapping)) < 0 ||
-	    guard_mapping(c, c->t.mapping) < 0 ||
-	    crypt_plain_close(c, c->t.mapping, false, &was_open) < 0)
+	    guard_mapping(c, c->t.mapping) < 0 || close_mapping(c) < 0)
 		return -1;
 	return mp_put_nil(c->ret);
 }
 
+/* Everything about an active mapping except its key. */
 static int
 ep_crypt_status(struct call *c)
 {
+	struct dmcrypt_status st;
+	struct op_error e;
+	char flags[96];
+	int rc;
+
 	if (arg_cstr(c, 0, c->t.mapping, sizeof(c->t.mapping)) < 0 ||
 	    guard_mapping(c, c->t.mapping) < 0)
 		return -1;
-	return crypt_plain_status(c, c->t.mapping);
+	if ((rc = dmcrypt_status(c->t.mapping, &st, &e)) < 0)
+		return call_op_fail(c, rc, &e);
+	activation_flags_text(st.flags, flags, sizeof(flags));
+	mp_put_map(c->ret, 7);
+	put_kstr(c->ret, "name", c->t.mapping);
+	put_kstr(c->ret, "device", st.device);
+	put_kstr(c->ret, "cipher", st.cipher);
+	put_kuint(c->ret, "key_size", st.key_bits);
+	put_kuint(c->ret, "sector_size", st.sector_size);
+	put_kstr(c->ret, "flags", flags);
+	return put_kuint(c->ret, "size", st.size);
+}
+
+struct shown {
+	const struct call *c;
+	char names[LIST_MAX][OP_NAME_CAP]; /* copies: libdevmapper's list is gone after */
+	uint32_t n;
+};
+
+static bool
+show_mapping(const char *name, void *arg)
+{
+	struct shown *s = arg;
+
+	if (guard_mapping_visible(s->c, name)) /* the grammar keeps it under OP_NAME_CAP */
+		snprintf(s->names[s->n++], OP_NAME_CAP, "%s", name);
+	return s->n < LIST_MAX;
 }
 
 static int
 ep_crypt_list(struct call *c)
 {
-	return crypt_mapping_list(c);
+	static struct shown s; /* 128 KiB, off the stack: one call at a time */
+	struct op_error e;
+	int rc;
+
+	s.c = c;
+	s.n = 0;
+	if ((rc = mapper_crypt_each(show_mapping, &s, &e)) < 0)
+		return call_op_fail(c, rc, &e);
+	mp_put_array(c->ret, s.n);
+	for (uint32_t k = 0; k < s.n; k++)
+		mp_put_str(c->ret, s.names[k]);
+	return 0;
 }
 
 /* "<lv>-dmcrypt", Nova's naming. */
@@ -294,15 +390,15 @@ mapping_for_lv(struct call *c)
 static int
 ep_disk_create(struct call *c)
 {
-	struct crypt_req r = { .name = NULL };
+	struct dmcrypt_req r = { .name = NULL };
 	struct lv_info li;
 	uint64_t size;
 
 	if (vg_lv_args(c) < 0 || arg_u64(c, 2, 1, MAX_LV_SIZE, &size) < 0 || mapping_for_lv(c) < 0 ||
 	    crypt_args(c, 3, &r) < 0)
 		return -1;
-	if (crypt_mapping_exists(c->t.mapping))
-		return call_fail(c, EXC_EXIST, EEXIST, "mapping '%s' already exists", c->t.mapping);
+	if (mapper_exists(c->t.mapping))
+		return call_oserror(c, EEXIST, "mapping '%s' already exists", c->t.mapping);
 	if (create_lv(c, size, &li) < 0)
 		return -1;
 	snprintf(c->t.device, sizeof(c->t.device), "%s", li.path);
@@ -317,19 +413,22 @@ ep_disk_destroy(struct call *c)
 {
 	bool closed = false, exists = true;
 
-	if (vg_lv_args(c) < 0 || mapping_for_lv(c) < 0 ||
-	    crypt_plain_close(c, c->t.mapping, true, &closed) < 0)
+	if (vg_lv_args(c) < 0 || mapping_for_lv(c) < 0)
 		return -1;
+	if (mapper_exists(c->t.mapping)) { /* a mapping already gone is not an error here */
+		if (close_mapping(c) < 0)
+			return -1;
+		closed = true;
+	}
 	if (remove_lv(c) < 0) {
-		if (c->err.errnum != ENOENT) /* a missing LV is not an error here */
+		if (c->err.errnum != ENOENT) /* nor is a missing LV */
 			return -1;
 		call_error_clear(&c->err);
 		exists = false;
 	}
 	mp_put_map(c->ret, 2);
-	mp_put_str(c->ret, "closed"), mp_put_bool(c->ret, closed);
-	mp_put_str(c->ret, "removed");
-	return mp_put_bool(c->ret, exists);
+	put_kbool(c->ret, "closed", closed);
+	return put_kbool(c->ret, "removed", exists);
 }
 
 static const struct param p_vg[] = { { "vg", P_STR, false, false } };
@@ -349,21 +448,18 @@ static const struct param p_disk_create[] = {
 	{ "options", P_MAP, true, true },
 };
 
-#define EP(name, flags, params, fn) { name, flags, params, sizeof(params) / sizeof(params[0]), fn }
-#define MUT (EP_STORAGE | EP_MUTATES)
-
 const struct entrypoint native_entrypoints[] = {
 	{ "ephcrypt.version", EP_NO_AUDIT, NULL, 0, ep_version },
-	EP("ephcrypt.vg_info", EP_STORAGE, p_vg, ep_vg_info),
-	EP("ephcrypt.lv_create", MUT, p_lv_create, ep_lv_create),
-	EP("ephcrypt.lv_remove", MUT, p_vg_lv, ep_lv_remove),
-	EP("ephcrypt.lv_list", EP_STORAGE, p_vg, ep_lv_list),
-	EP("ephcrypt.lv_info", EP_STORAGE, p_vg_lv, ep_lv_info),
-	EP("ephcrypt.crypt_open", MUT | EP_TAKES_KEY, p_crypt_open, ep_crypt_open),
-	EP("ephcrypt.crypt_close", MUT, p_name, ep_crypt_close),
-	EP("ephcrypt.crypt_status", EP_STORAGE, p_name, ep_crypt_status),
-	{ "ephcrypt.crypt_list", EP_STORAGE, NULL, 0, ep_crypt_list },
-	EP("ephcrypt.disk_create", MUT | EP_TAKES_KEY, p_disk_create, ep_disk_create),
-	EP("ephcrypt.disk_destroy", MUT, p_vg_lv, ep_disk_destroy),
+	EP("ephcrypt.vg_info", 0, p_vg, ep_vg_info),
+	EP("ephcrypt.lv_create", 0, p_lv_create, ep_lv_create),
+	EP("ephcrypt.lv_remove", 0, p_vg_lv, ep_lv_remove),
+	EP("ephcrypt.lv_list", 0, p_vg, ep_lv_list),
+	EP("ephcrypt.lv_info", 0, p_vg_lv, ep_lv_info),
+	EP("ephcrypt.crypt_open", 0, p_crypt_open, ep_crypt_open),
+	EP("ephcrypt.crypt_close", 0, p_name, ep_crypt_close),
+	EP("ephcrypt.crypt_status", 0, p_name, ep_crypt_status),
+	{ "ephcrypt.crypt_list", 0, NULL, 0, ep_crypt_list },
+	EP("ephcrypt.disk_create", 0, p_disk_create, ep_disk_create),
+	EP("ephcrypt.disk_destroy", 0, p_vg_lv, ep_disk_destroy),
 };
 const size_t native_entrypoints_len = sizeof(native_entrypoints) / sizeof(native_entrypoints[0]);

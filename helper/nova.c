@@ -17,31 +17,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../policy/names.h"
 #include "../policy/policy.h"
-#include "storage.h"
+#include "guard.h"
+#include "helper.h"
+#include "ops/crypt.h"
+#include "ops/dm.h"
+#include "ops/lvm.h"
 
-#define CLEAR_CHUNK (1u << 20)
+#define CLEAR_CHUNK  (1u << 20)
+#define REPORT_ARGV  24 /* "lvm" and a report's arguments */
+#define SHRED_PASSES 3
 
-/* ProcessExecutionError(stdout, stderr, exit_code, cmd, None): what Nova catches. */
+/* [stdout, stderr], as Nova's execute() returns them. */
 static int
-pee(struct call *c, const char *out, const char *err, int code, const char *const argv[])
+put_out_err(struct mp_buf *b, const char *out, const char *err)
 {
-	size_t n = 0;
-
-	c->err.cls = EXC_PROCESS;
-	c->err.process = true;
-	c->err.exit_code = code;
-	c->err.out = strdup(out ? out : "");
-	c->err.err = strdup(err ? err : "");
-	c->err.cmd[0] = '\0';
-	/* cmd is Nova's own argv, as its log would show it: Nova has no --yes. */
-	for (const char *const *a = argv; *a && n < sizeof(c->err.cmd); a++)
-		if (strcmp(*a, "--yes") != 0)
-			n += (size_t)snprintf(c->err.cmd + n, sizeof(c->err.cmd) - n, "%s%s",
-					      n ? " " : "", *a);
-	snprintf(c->err.msg, sizeof(c->err.msg), "%s: exit %d", argv[0], code);
-	return -1;
+	return mp_put_array(b, 2) || mp_put_str(b, out ? out : "") || mp_put_str(b, err ? err : "");
 }
 
 /* lvlist's "  name\n" lines, keeping only what the policy lets the caller see. */
@@ -54,13 +45,14 @@ put_visible_lvs(struct call *c, const char *vg, const char *out, const char *err
 	size_t n = 0;
 
 	if (!shown || !copy) {
-		free(shown), free(copy);
-		return call_fail(c, EXC_OS, ENOMEM, "lvlist: out of memory");
+		free(shown);
+		free(copy);
+		return call_oserror(c, ENOMEM, "lvlist: out of memory");
 	}
 	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		/* lvs pads names to its column width on both sides; Nova strips them itself. */
 		size_t start = strspn(line, " "), end = strlen(line);
-		char name[NAME_MAX_LVM];
+		char name[OP_NAME_CAP];
 
 		while (end > start && line[end - 1] == ' ')
 			end--;
@@ -70,8 +62,9 @@ put_visible_lvs(struct call *c, const char *vg, const char *out, const char *err
 		if (guard_lv_visible(c, vg, name))
 			n += (size_t)sprintf(shown + n, "%s\n", line);
 	}
-	mp_put_array(c->ret, 2), mp_put_str(c->ret, shown), mp_put_str(c->ret, err ? err : "");
-	free(shown), free(copy);
+	put_out_err(c->ret, shown, err);
+	free(shown);
+	free(copy);
 	return 0;
 }
 
@@ -79,21 +72,20 @@ put_visible_lvs(struct call *c, const char *vg, const char *out, const char *err
 static int
 report(struct call *c, const char *const argv[], int attempts, bool is_lvlist, const char *vg)
 {
-	const char *full[24] = { "lvm" };
+	const char *full[REPORT_ARGV] = { "lvm" };
 	struct lvm_out o;
 	int rc = 0;
 
-	for (size_t k = 0; argv[k] && k < 22; k++)
+	for (size_t k = 0; argv[k] && k < REPORT_ARGV - 2; k++)
 		full[k + 1] = argv[k];
-	if (lvm_run_retry(c->opt, full, attempts, &o) < 0)
-		return call_fail(c, EXC_OS, EIO, "cannot run %s", c->opt->lvm_path);
+	if (lvm_run(&c->opt->lvm, full, attempts, &o) < 0)
+		return call_oserror(c, EIO, "cannot run %s", c->opt->lvm.path);
 	if (o.status != 0)
-		rc = pee(c, o.out, o.err, o.status, argv);
+		rc = call_process_error(c, o.out, o.err, o.status, argv);
 	else if (is_lvlist)
 		rc = put_visible_lvs(c, vg, o.out ? o.out : "", o.err);
 	else
-		mp_put_array(c->ret, 2), mp_put_str(c->ret, o.out ? o.out : ""),
-			mp_put_str(c->ret, o.err ? o.err : "");
+		put_out_err(c->ret, o.out, o.err);
 	lvm_out_free(&o);
 	return rc;
 }
@@ -108,7 +100,7 @@ lv_path_arg(struct call *c, unsigned i, char *path, size_t cap)
 		return -1;
 	slash = strncmp(path, "/dev/", 5) == 0 ? strchr(path + 5, '/') : NULL;
 	if (!slash || (size_t)(slash - path - 5) >= sizeof(c->t.vg) || strchr(slash + 1, '/'))
-		return call_fail(c, EXC_PERM, EACCES, "path '%s' is not /dev/VG/LV", path);
+		return call_oserror(c, EACCES, "path '%s' is not /dev/VG/LV", path);
 	/* Refused, not cut: the name checked must be the name lvm gets. */
 	if (strlen(slash + 1) >= sizeof(c->t.lv))
 		return call_fail(c, EXC_VALUE, EINVAL, "LV name in '%.64s...' is too long", path);
@@ -173,6 +165,7 @@ ep_lvremove(struct call *c)
 	return mp_put_nil(c->ret);
 }
 
+/* nova.privsep.fs.lvcreate, Nova's argument order (size, lv, vg, preallocated). */
 static int
 ep_lvcreate(struct call *c)
 {
@@ -203,21 +196,6 @@ ep_lvcreate(struct call *c)
 	return mp_put_nil(c->ret);
 }
 
-/* An allowed LV, or one of the policy's crypt mappings (an encrypted disk's path). */
-static int
-guard_block(struct call *c, const char *path)
-{
-	const char *name = strncmp(path, "/dev/mapper/", 12) == 0 ? path + 12 : NULL;
-	char why[384];
-
-	if (name && name_check_dm(name, why, sizeof(why)) == 0 && crypt_is_mapping(name)) {
-		snprintf(c->t.mapping, sizeof(c->t.mapping), "%s", name);
-		snprintf(c->t.node, sizeof(c->t.node), "%s", path); /* a root-only directory */
-		return guard_mapping(c, name);
-	}
-	return guard_device(c, path);
-}
-
 /* blockdev --getsize64, in-process. */
 static int
 ep_blockdev_size(struct call *c)
@@ -232,22 +210,22 @@ ep_blockdev_size(struct call *c)
 	if (guard_dev_path(c, c->t.device) < 0) /* no probing of other paths for existence */
 		return -1;
 	if (access(c->t.device, F_OK) < 0) { /* Nova turns this into VolumeBDMPathNotFound */
-		snprintf(err, sizeof(err), "blockdev: cannot open %s: %s\n", c->t.device, strerror(errno));
-		return pee(c, "", err, 1, argv);
+		snprintf(err, sizeof(err), "blockdev: cannot open %s: %s\n", c->t.device,
+			 strerror(errno));
+		return call_process_error(c, "", err, 1, argv);
 	}
-	if (guard_block(c, c->t.device) < 0)
+	if (guard_block_device(c, c->t.device) < 0)
 		return -1;
 	fd = open(c->t.node, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || ioctl(fd, BLKGETSIZE64, &size) < 0) {
 		snprintf(err, sizeof(err), "blockdev: %s: %s\n", c->t.device, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return pee(c, "", err, 1, argv);
+		return call_process_error(c, "", err, 1, argv);
 	}
 	close(fd);
 	snprintf(out, sizeof(out), "%llu\n", (unsigned long long)size);
-	mp_put_array(c->ret, 2), mp_put_str(c->ret, out);
-	return mp_put_str(c->ret, "");
+	return put_out_err(c->ret, out, "");
 }
 
 /* One pass over the first size bytes: zeros, or random data as shred -n3 writes. */
@@ -275,7 +253,8 @@ static int
 ep_clear(struct call *c)
 {
 	char sz[32], err[400];
-	const char *argv[] = { "shred", "-n0", "-z", sz, c->t.device, NULL };
+	const char *zero_argv[] = { "shred", "-n0", "-z", sz, c->t.device, NULL };
+	const char *shred_argv[] = { "shred", "-n3", sz, c->t.device, NULL };
 	bool shred = arg_bool(c, 2, false);
 	uint64_t size, devsize = 0;
 	uint8_t *buf;
@@ -285,20 +264,19 @@ ep_clear(struct call *c)
 	    arg_u64(c, 1, 0, UINT64_C(1) << 60, &size) < 0 || guard_device(c, c->t.device) < 0)
 		return -1;
 	snprintf(sz, sizeof(sz), "-s%llu", (unsigned long long)size);
-	if (shred)
-		argv[1] = "-n3", argv[2] = sz, argv[3] = c->t.device, argv[4] = NULL;
 	fd = open(c->t.node, O_WRONLY | O_CLOEXEC);
 	buf = calloc(1, CLEAR_CHUNK);
 	if (fd < 0 || !buf || ioctl(fd, BLKGETSIZE64, &devsize) < 0 || size > devsize)
 		rc = -1;
-	for (int pass = 0; rc == 0 && pass < (shred ? 3 : 1); pass++)
+	for (int pass = 0; rc == 0 && pass < (shred ? SHRED_PASSES : 1); pass++)
 		rc = clear_pass(fd, buf, size, shred);
 	if (rc < 0) {
 		snprintf(err, sizeof(err), "shred: %s: %s\n", c->t.device,
 			 size > devsize && fd >= 0 ? "size exceeds the device" : strerror(errno));
-		rc = pee(c, "", err, 1, argv);
-	} else
+		rc = call_process_error(c, "", err, 1, shred ? shred_argv : zero_argv);
+	} else {
 		mp_put_nil(c->ret);
+	}
 	if (fd >= 0)
 		close(fd);
 	free(buf);
@@ -314,14 +292,12 @@ cryptsetup_code(int err)
 
 /* A crypt failure, reported as the cryptsetup command Nova would have run. */
 static int
-crypt_pee(struct call *c, const char *const argv[])
+cryptsetup_error(struct call *c, int errnum, const char *why, const char *const argv[])
 {
-	char err[ERR_MSG_MAX + 2];
-	int code = cryptsetup_code(c->err.errnum);
+	char err[OP_WHY_MAX + 2];
 
-	snprintf(err, sizeof(err), "%s\n", c->err.msg);
-	call_error_clear(&c->err);
-	return pee(c, "", err, code, argv);
+	snprintf(err, sizeof(err), "%s\n", why);
+	return call_process_error(c, "", err, cryptsetup_code(errnum), argv);
 }
 
 /* The same key as `cryptsetup create --key-file=-` fed hexlify(key): a hashed passphrase. */
@@ -332,8 +308,10 @@ ep_dmcrypt_create(struct call *c)
 	const char *argv[] = { "cryptsetup", "create", c->t.mapping, c->t.device, cip, ks,
 			       "--key-file=-", NULL };
 	const struct mp_value *key = NULL;
-	struct crypt_req r = { .name = c->t.mapping, .sector_size = 512 };
+	struct dmcrypt_req r = { .name = c->t.mapping, .sector_size = DMCRYPT_SECTOR_DEFAULT };
+	struct op_error e;
 	uint64_t bits;
+	int rc;
 
 	if (arg_cstr(c, 0, c->t.mapping, sizeof(c->t.mapping)) < 0 ||
 	    arg_cstr(c, 1, c->t.device, sizeof(c->t.device)) < 0 ||
@@ -342,18 +320,23 @@ ep_dmcrypt_create(struct call *c)
 	key = arg_get(c, 4);
 	snprintf(cip, sizeof(cip), "--cipher=%s", c->t.cipher);
 	snprintf(ks, sizeof(ks), "--key-size=%llu", (unsigned long long)bits);
-	r.cipher = c->t.cipher, r.key = key->v.bytes, r.key_len = key->len;
-	r.key_bits = c->t.key_size = (unsigned)bits, c->t.sector_size = 512;
+	r.cipher = c->t.cipher;
+	r.key = key->v.bytes;
+	r.key_len = key->len;
+	r.key_bits = c->t.key_size = (unsigned)bits;
+	c->t.sector_size = r.sector_size;
 	r.passphrase_hash = policy_nova_hash(c->opt->policy);
 	if (guard_mapping(c, r.name) < 0 || guard_device(c, c->t.device) < 0 ||
 	    guard_crypt(c, &r) < 0)
 		return -1;
 	r.device = c->t.node;
-	if (crypt_mapping_exists(r.name))
-		call_fail(c, EXC_EXIST, EEXIST, "Device %s already exists.", r.name);
-	else if (crypt_plain_open(c, &r) == 0)
-		return mp_put_nil(c->ret);
-	return crypt_pee(c, argv);
+	if (mapper_exists(r.name)) {
+		snprintf(e.why, sizeof(e.why), "Device %s already exists.", r.name);
+		return cryptsetup_error(c, EEXIST, e.why, argv);
+	}
+	if ((rc = dmcrypt_open(&r, &e)) < 0)
+		return cryptsetup_error(c, -rc, e.why, argv);
+	return mp_put_nil(c->ret);
 }
 
 static int
@@ -361,9 +344,9 @@ ep_dmcrypt_delete(struct call *c)
 {
 	char target[200];
 	const char *argv[] = { "cryptsetup", "remove", target, NULL };
-	bool was_open;
-
 	const char *name;
+	struct op_error e;
+	int rc;
 
 	if (arg_cstr(c, 0, target, sizeof(target)) < 0)
 		return -1;
@@ -373,11 +356,13 @@ ep_dmcrypt_delete(struct call *c)
 	memcpy(c->t.mapping, name, strlen(name) + 1);
 	if (guard_mapping(c, c->t.mapping) < 0)
 		return -1;
-	if (!crypt_mapping_exists(c->t.mapping)) /* cryptsetup names the target as given */
-		call_fail(c, EXC_NOENT, ENOENT, "Device %s is not active.", target);
-	else if (crypt_plain_close(c, c->t.mapping, false, &was_open) == 0)
-		return mp_put_nil(c->ret);
-	return crypt_pee(c, argv);
+	if (!mapper_exists(c->t.mapping)) { /* cryptsetup names the target as given */
+		snprintf(e.why, sizeof(e.why), "Device %s is not active.", target);
+		return cryptsetup_error(c, ENOENT, e.why, argv);
+	}
+	if ((rc = dmcrypt_close(c->t.mapping, &e)) < 0)
+		return cryptsetup_error(c, -rc, e.why, argv);
+	return mp_put_nil(c->ret);
 }
 
 static const struct param p_vg[] = { { "vg", P_STR, false, false } };
@@ -400,19 +385,16 @@ static const struct param p_dmcrypt_create[] = {
 };
 static const struct param p_target[] = { { "target", P_STR, false, false } };
 
-#define EP(name, flags, params, fn) { name, flags, params, sizeof(params) / sizeof(params[0]), fn }
-#define MUT (EP_STORAGE | EP_MUTATES)
-
 const struct entrypoint nova_entrypoints[] = {
-	EP("nova.privsep.fs.vginfo", EP_STORAGE, p_vg, ep_vginfo),
-	EP("nova.privsep.fs.lvlist", EP_STORAGE, p_vg, ep_lvlist),
-	EP("nova.privsep.fs.lvinfo", EP_STORAGE, p_path, ep_lvinfo),
-	EP("nova.privsep.fs.blockdev_size", EP_STORAGE, p_path, ep_blockdev_size),
-	EP("nova.privsep.fs.lvcreate", MUT, p_lvcreate, ep_lvcreate),
-	EP("nova.privsep.fs.lvremove", MUT, p_path, ep_lvremove),
-	EP("nova.privsep.fs.clear", MUT, p_clear, ep_clear),
-	EP("nova.privsep.libvirt.dmcrypt_create_volume", MUT | EP_TAKES_KEY, p_dmcrypt_create,
+	EP("nova.privsep.fs.vginfo", 0, p_vg, ep_vginfo),
+	EP("nova.privsep.fs.lvlist", 0, p_vg, ep_lvlist),
+	EP("nova.privsep.fs.lvinfo", 0, p_path, ep_lvinfo),
+	EP("nova.privsep.fs.blockdev_size", 0, p_path, ep_blockdev_size),
+	EP("nova.privsep.fs.lvcreate", 0, p_lvcreate, ep_lvcreate),
+	EP("nova.privsep.fs.lvremove", 0, p_path, ep_lvremove),
+	EP("nova.privsep.fs.clear", 0, p_clear, ep_clear),
+	EP("nova.privsep.libvirt.dmcrypt_create_volume", 0, p_dmcrypt_create,
 	   ep_dmcrypt_create),
-	EP("nova.privsep.libvirt.dmcrypt_delete_volume", MUT, p_target, ep_dmcrypt_delete),
+	EP("nova.privsep.libvirt.dmcrypt_delete_volume", 0, p_target, ep_dmcrypt_delete),
 };
 const size_t nova_entrypoints_len = sizeof(nova_entrypoints) / sizeof(nova_entrypoints[0]);

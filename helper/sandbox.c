@@ -353,9 +353,8 @@ sandbox_seccomp(void)
 }
 
 void
-sandbox_apply(const struct options *opt)
+sandbox_apply(void)
 {
-	(void)opt;
 	/* First: mount and unshare need the full CAP_SYS_ADMIN and no seccomp filter yet. */
 	confine_filesystem();
 	drop_capabilities();

@@ -2,9 +2,11 @@
 #ifndef EPHCRYPT_SANDBOX_H
 #define EPHCRYPT_SANDBOX_H
 
-#include <seccomp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
-#include "helper.h"
+#include <seccomp.h>
 
 /* A debug build logs what the filter would kill instead (OpenSSH's SANDBOX_SECCOMP_FILTER_DEBUG). */
 #ifdef EPHCRYPT_SECCOMP_DEBUG
@@ -29,6 +31,9 @@ extern const struct syscall_group sandbox_groups[];
 extern const size_t sandbox_groups_len;
 extern const struct syscall_errno sandbox_errno[];
 extern const size_t sandbox_errno_len;
+
+/* Capabilities, no_new_privs, the mount namespace, seccomp; fatal on failure. */
+void sandbox_apply(void);
 
 /* Rules that pin arguments (ioctl, socket, prctl, clone, kill). */
 void sandbox_add_arg_rules(scmp_filter_ctx ctx);

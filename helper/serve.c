@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The channel: one reader decodes messages, a few workers run calls, every
- * reply goes out whole under one lock, so replies may complete out of order
- * but never interleave. A framing error closes the channel; EOF ends it
- * cleanly once calls in flight have replied.
+ * The serve loop: one thread, poll(2) over the descriptors it serves (today
+ * the caller's channel alone), each call run to its reply before the next
+ * message is read, as OpenSSH's monitor does. A framing error closes the
+ * channel; EOF ends it cleanly.
  */
 #include <errno.h>
-#include <pthread.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,43 +15,36 @@
 
 #include "helper.h"
 
-#define QUEUE_LEN 64
-#define MAX_WORKERS 16
+#define SIMPLE_REPLY_MAX (64u << 10) /* an ERR the loop itself sends */
+#define LIMIT_REPLY_MAX	 4096	     /* the over-limit ValueError, before its msgid */
+
+/* The descriptors poll() watches, by role; a second source gets its own slot. */
+enum source { SRC_CHANNEL, SRC_COUNT };
 
 struct channel {
 	int fd;
 	const struct options *opt;
 	struct ucred peer;
-	pthread_mutex_t write_lock;
-	bool write_failed;
-	/* Call queue: the reader blocks when it is full (back-pressure). */
-	pthread_mutex_t qlock;
-	pthread_cond_t qcond;
-	struct mp_frame *queue[QUEUE_LEN];
-	unsigned qhead, qcount;
-	bool closing;
+	struct mp_reader r;
+	bool write_failed; /* peer gone: later replies are dropped */
 };
 
 static int
 send_all(struct channel *ch, const struct mp_buf *b)
 {
 	size_t off = 0;
-	bool failed;
 
-	pthread_mutex_lock(&ch->write_lock);
 	while (!ch->write_failed && off < b->len) {
 		ssize_t n = send(ch->fd, b->data + off, b->len - off, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			ch->write_failed = true; /* peer gone: later replies are dropped */
+			ch->write_failed = true;
 		else
 			off += (size_t)n;
 	}
-	failed = ch->write_failed; /* read under the lock: workers set it too */
-	pthread_mutex_unlock(&ch->write_lock);
-	return failed ? -1 : 0;
+	return ch->write_failed ? -1 : 0;
 }
 
 /* Room for an echoed msgid (any size up to --max-message) on top of a reply's own. */
@@ -80,53 +73,15 @@ send_whole(struct channel *ch, const struct mp_buf *b)
 }
 
 static void
-handle_call(struct channel *ch, struct mp_frame *f)
+handle_call(struct channel *ch, const struct ps_msg *m, struct mp_frame *f)
 {
-	struct ps_msg m;
 	struct mp_buf out;
 
-	(void)ps_parse(f->root, &m); /* checked by the reader */
-	mp_buf_init(&out, reply_cap(m.msgid, 16u << 20));
-	dispatch_call(&m, &out, ch->opt, &ch->peer);
+	mp_buf_init(&out, reply_cap(m->msgid, REPLY_MAX));
+	dispatch_call(m, &out, ch->opt, &ch->peer);
 	mp_frame_free(f); /* wipes at once: a CALL may have carried a key */
 	send_whole(ch, &out);
 	mp_buf_free(&out);
-}
-
-static void *
-worker(void *arg)
-{
-	struct channel *ch = arg;
-
-	for (;;) {
-		struct mp_frame *f;
-
-		pthread_mutex_lock(&ch->qlock);
-		while (ch->qcount == 0 && !ch->closing)
-			pthread_cond_wait(&ch->qcond, &ch->qlock);
-		if (ch->qcount == 0) {
-			pthread_mutex_unlock(&ch->qlock);
-			return NULL;
-		}
-		f = ch->queue[ch->qhead];
-		ch->qhead = (ch->qhead + 1) % QUEUE_LEN;
-		ch->qcount--;
-		pthread_cond_broadcast(&ch->qcond);
-		pthread_mutex_unlock(&ch->qlock);
-		handle_call(ch, f);
-	}
-}
-
-static void
-enqueue(struct channel *ch, struct mp_frame *f)
-{
-	pthread_mutex_lock(&ch->qlock);
-	while (ch->qcount == QUEUE_LEN)
-		pthread_cond_wait(&ch->qcond, &ch->qlock);
-	ch->queue[(ch->qhead + ch->qcount) % QUEUE_LEN] = f;
-	ch->qcount++;
-	pthread_cond_broadcast(&ch->qcond);
-	pthread_mutex_unlock(&ch->qlock);
 }
 
 static void
@@ -134,14 +89,27 @@ reply_simple(struct channel *ch, const struct ps_msg *m, const char *cls, const 
 {
 	struct mp_buf out;
 
-	mp_buf_init(&out, reply_cap(m->msgid, 64u << 10));
-	(void)(ps_put_id(&out, m->msgid) || mp_put_array(&out, 3) || mp_put_uint(&out, PS_ERR) ||
-	       mp_put_str(&out, cls) || mp_put_array(&out, 1) || mp_put_str(&out, msg));
+	mp_buf_init(&out, reply_cap(m->msgid, SIMPLE_REPLY_MAX));
+	if (ps_put_id(&out, m->msgid) == 0 && mp_put_array(&out, 3) == 0 &&
+	    mp_put_uint(&out, PS_ERR) == 0 && mp_put_str(&out, cls) == 0 &&
+	    mp_put_array(&out, 1) == 0)
+		mp_put_str(&out, msg);
 	send_whole(ch, &out);
 	mp_buf_free(&out);
 }
 
-/* Returns 0 to go on, -1 to close the channel (reason already printed). */
+static void
+reply_pong(struct channel *ch, const struct ps_msg *m)
+{
+	struct mp_buf out;
+
+	mp_buf_init(&out, reply_cap(m->msgid, 64));
+	(void)ps_pong(&out, m->msgid);
+	send_whole(ch, &out);
+	mp_buf_free(&out);
+}
+
+/* One decoded message, freed here. Returns 0 to go on, -1 to close (reason printed). */
 static int
 on_message(struct channel *ch, struct mp_frame *f)
 {
@@ -154,29 +122,14 @@ on_message(struct channel *ch, struct mp_frame *f)
 		mp_frame_free(f);
 		return -1;
 	}
-	if (m.oob) { /* only LOG is out of band, and the helper has no use for it */
-		mp_frame_free(f);
+	if (st == PS_OK && !m.oob && m.kind == PS_CALL) {
+		handle_call(ch, &m, f);
 		return 0;
 	}
-	if (st == PS_OK && m.kind == PS_CALL) {
-		const struct entrypoint *ep =
-			dispatch_lookup((const char *)m.name->v.bytes, m.name->len);
-
-		/* Calls that cannot block run here: no thread hand-off on the fast path. */
-		if (ep && (ep->flags & EP_STORAGE))
-			enqueue(ch, f);
-		else
-			handle_call(ch, f);
-		return 0;
-	}
-	if (st == PS_OK && m.kind == PS_PING) {
-		struct mp_buf out;
-
-		mp_buf_init(&out, reply_cap(m.msgid, 64));
-		(void)ps_pong(&out, m.msgid);
-		send_whole(ch, &out);
-		mp_buf_free(&out);
-	} else {
+	/* Only LOG is out of band, and the helper has no use for it. */
+	if (!m.oob && st == PS_OK && m.kind == PS_PING) {
+		reply_pong(ch, &m);
+	} else if (!m.oob) {
 		/* The real daemon's answer to anything but PING and CALL. */
 		snprintf(why, sizeof(why), "Unknown privsep cmd: %llu", (unsigned long long)m.kind);
 		reply_simple(ch, &m, EXC_PROTOCOL, st == PS_E_SHAPE ? ps_status_str(st) : why);
@@ -187,8 +140,9 @@ on_message(struct channel *ch, struct mp_frame *f)
 
 /* Over a limit: answer the call if we know its msgid, else give up. */
 static int
-on_limit(struct channel *ch, struct mp_reader *r, enum mp_status st)
+on_limit(struct channel *ch, enum mp_status st)
 {
+	const struct mp_reader *r = &ch->r;
 	char msg[160];
 	struct mp_buf out;
 	int rc = -1;
@@ -199,70 +153,70 @@ on_limit(struct channel *ch, struct mp_reader *r, enum mp_status st)
 	}
 	snprintf(msg, sizeof(msg), "privsep message refused: %s (limits: %zu bytes, %zu items)",
 		 mp_status_str(st), r->lim.max_message, r->lim.max_items);
-	mp_buf_init(&out, 4096 + r->msgid_len);
+	mp_buf_init(&out, LIMIT_REPLY_MAX + r->msgid_len);
 	if (ps_err_msg_rawid(&out, r->msgid, r->msgid_len, EXC_VALUE, msg) == 0)
 		rc = send_all(ch, &out);
 	mp_buf_free(&out);
 	return rc;
 }
 
-/* Drain every complete message in the buffer. 0: go on; 1: stop cleanly; -1: error. */
 static int
-drain(struct channel *ch, struct mp_reader *r)
+closing(enum mp_status st)
+{
+	fprintf(stderr, "ephcrypt-helper: closing channel: %s\n", mp_status_str(st));
+	return -1;
+}
+
+/* Every complete message in the buffer, each answered in turn. 0: go on; -1: close. */
+static int
+drain(struct channel *ch)
 {
 	for (;;) {
 		struct mp_frame *f;
-		enum mp_status st = mp_reader_next(r, &f);
+		enum mp_status st = mp_reader_next(&ch->r, &f);
+		int rc;
 
 		if (st == MP_NEED_MORE)
 			return 0;
-		if (st == MP_OK) {
-			if (on_message(ch, f) < 0)
-				return -1;
-			continue;
-		}
-		if (st == MP_E_TOO_BIG || st == MP_E_TOO_MANY || st == MP_E_TOO_DEEP) {
-			if (on_limit(ch, r, st) < 0)
-				return -1;
-			continue;
-		}
-		fprintf(stderr, "ephcrypt-helper: closing channel: %s\n", mp_status_str(st));
-		return -1;
+		if (st == MP_OK)
+			rc = on_message(ch, f);
+		else if (st == MP_E_TOO_BIG || st == MP_E_TOO_MANY || st == MP_E_TOO_DEEP)
+			rc = on_limit(ch, st);
+		else
+			rc = closing(st);
+		if (rc < 0)
+			return -1;
 	}
 }
 
+/* The channel is readable: 0 to go on, 1 at a clean EOF, -1 to close. */
 static int
-read_loop(struct channel *ch, struct mp_reader *r)
+channel_readable(struct channel *ch)
 {
-	for (;;) {
-		size_t room;
-		uint8_t *dst = mp_reader_space(r, &room);
-		ssize_t n;
-		int rc;
+	size_t room;
+	uint8_t *dst = mp_reader_space(&ch->r, &room);
+	ssize_t n;
 
-		if (room == 0) {
-			fprintf(stderr, "ephcrypt-helper: closing channel: out of memory\n");
-			return -1;
-		}
-		n = recv(ch->fd, dst, room, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			fprintf(stderr, "ephcrypt-helper: read: %s\n", strerror(errno));
-			return -1;
-		}
-		if (n == 0) {
-			if (mp_reader_eof(r) == MP_EOF)
-				return 0;
-			fprintf(stderr, "ephcrypt-helper: closing channel: %s\n",
-				mp_status_str(MP_E_TRUNCATED));
-			return -1;
-		}
-		mp_reader_commit(r, (size_t)n);
-		rc = drain(ch, r);
-		if (rc != 0)
-			return rc;
+	if (room == 0) {
+		fprintf(stderr, "ephcrypt-helper: closing channel: out of memory\n");
+		return -1;
 	}
+	n = recv(ch->fd, dst, room, 0);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n < 0) {
+		fprintf(stderr, "ephcrypt-helper: read: %s\n", strerror(errno));
+		return -1;
+	}
+	if (n == 0) {
+		if (mp_reader_eof(&ch->r) == MP_EOF)
+			return 1;
+		fprintf(stderr, "ephcrypt-helper: closing channel: %s\n",
+			mp_status_str(MP_E_TRUNCATED));
+		return -1;
+	}
+	mp_reader_commit(&ch->r, (size_t)n);
+	return drain(ch);
 }
 
 int
@@ -277,37 +231,31 @@ int
 serve(int fd, const struct options *opt)
 {
 	struct channel ch = { .fd = fd, .opt = opt };
-	pthread_t tids[MAX_WORKERS];
-	unsigned nworkers = opt->workers ? opt->workers : 4;
+	struct pollfd pfd[SRC_COUNT] = { [SRC_CHANNEL] = { .fd = fd, .events = POLLIN } };
 	struct mp_limits lim;
-	struct mp_reader r;
-	int rc;
+	int rc = 0;
 
-	if (nworkers > MAX_WORKERS)
-		nworkers = MAX_WORKERS;
 	mp_limits_default(&lim);
 	lim.max_message = opt->max_message;
-	if (mp_reader_init(&r, &lim) < 0)
+	if (mp_reader_init(&ch.r, &lim) < 0)
 		return -1;
-	if (peer_of(fd, &ch.peer) < 0)
-		ch.peer.uid = (uid_t)-1, ch.peer.gid = (gid_t)-1, ch.peer.pid = 0;
-	pthread_mutex_init(&ch.write_lock, NULL);
-	pthread_mutex_init(&ch.qlock, NULL);
-	pthread_cond_init(&ch.qcond, NULL);
-	for (unsigned k = 0; k < nworkers; k++)
-		if (pthread_create(&tids[k], NULL, worker, &ch) != 0)
-			nworkers = k;
-	/* Without a worker, storage calls would queue for ever: refuse to serve. */
-	rc = nworkers ? read_loop(&ch, &r) : -1;
-	if (!nworkers)
-		fprintf(stderr, "ephcrypt-helper: cannot start a worker thread\n");
-	/* Let calls in flight finish and reply; then close. */
-	pthread_mutex_lock(&ch.qlock);
-	ch.closing = true;
-	pthread_cond_broadcast(&ch.qcond);
-	pthread_mutex_unlock(&ch.qlock);
-	for (unsigned k = 0; k < nworkers; k++)
-		pthread_join(tids[k], NULL);
-	mp_reader_free(&r);
-	return rc;
+	if (peer_of(fd, &ch.peer) < 0) {
+		ch.peer.uid = (uid_t)-1;
+		ch.peer.gid = (gid_t)-1;
+		ch.peer.pid = 0;
+	}
+	while (rc == 0) {
+		if (poll(pfd, SRC_COUNT, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "ephcrypt-helper: poll: %s\n", strerror(errno));
+			rc = -1;
+			break;
+		}
+		/* POLLHUP and POLLERR are read too: recv() tells EOF from an error. */
+		if (pfd[SRC_CHANNEL].revents)
+			rc = channel_readable(&ch);
+	}
+	mp_reader_free(&ch.r);
+	return rc > 0 ? 0 : rc;
 }

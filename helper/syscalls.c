@@ -142,6 +142,7 @@ static const char *const process[] = {
 };
 
 static const char *const signals[] = {
+	"restart_syscall", /* poll/nanosleep resumed after SIGSTOP and SIGCONT */
 	"rt_sigaction",
 	"rt_sigprocmask",
 	"rt_sigreturn",

@@ -8,4 +8,4 @@ loc:
 check-layers: $(HELPER_OBJS) $(PROTO_OBJS)
 	@tests/layers.sh check $(HELPER_OBJS) $(PROTO_OBJS)
 
-# CHECK_STAGES += check-layers: added once the cycle is gone
+CHECK_STAGES += check-layers

@@ -14,6 +14,7 @@
 #define NAME_MAX_LEN  127 /* bytes, as lvm2's NAME_LEN - 1 and DM_NAME_LEN - 1 */
 #define NAME_SHOW_MAX 64  /* bytes of a value shown in a message */
 #define NAME_SHOW_CAP (NAME_SHOW_MAX * 4 + 4) /* room for name_show's output */
+#define NAME_WHY_MAX  384 /* room for a check's message (value shown, rule named) */
 
 int name_check_vg(const char *vg, char *why, size_t whylen);
 int name_check_lv(const char *lv, char *why, size_t whylen);

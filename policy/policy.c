@@ -34,7 +34,7 @@ static const char *const sections[] = {
 };
 
 /* [crypto] settings given at most once; the flags come first, as enum policy_flag. */
-enum setting { SET_SECTORS = PF_NO_WRITE_WORKQUEUE + 1, SET_HASH, SET_COUNT };
+enum setting { SET_SECTORS = PF_COUNT, SET_HASH, SET_COUNT };
 
 /* dm-crypt table spellings of enum policy_flag, for messages. */
 static const char *const flagnames[] = {
@@ -42,6 +42,12 @@ static const char *const flagnames[] = {
 	[PF_NO_READ_WORKQUEUE] = "no_read_workqueue",
 	[PF_NO_WRITE_WORKQUEUE] = "no_write_workqueue",
 };
+
+const char *
+policy_flag_name(enum policy_flag f)
+{
+	return (unsigned)f < NELEM(flagnames) ? flagnames[f] : "?";
+}
 
 /* The passphrase hash cryptsetup 2.6 (Debian 12) uses, then the other choice. */
 static const char *const hashes[] = { "ripemd160", "sha256" };
@@ -196,7 +202,7 @@ static int
 d_vg(struct parser *ps, const struct directive *d, char **w)
 {
 	struct vgrule *r = &ps->p->vgs[ps->p->nvgs];
-	char why[384], b[NAME_SHOW_CAP];
+	char why[NAME_WHY_MAX], b[NAME_SHOW_CAP];
 	const struct vgrule *dup;
 
 	if (name_check_vg(w[1], why, sizeof(why)) < 0)
@@ -369,7 +375,7 @@ static int
 d_pattern(struct parser *ps, const struct directive *d, char **w)
 {
 	struct policy *p = ps->p;
-	char why[384];
+	char why[NAME_WHY_MAX];
 
 	if (d->sec == S_MAPPINGS)
 		return addpattern(ps, p->maps, &p->nmaps, "", w[1]);

@@ -15,18 +15,24 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "names.h"
+
 struct policy;
 
 struct verdict {
 	char rule[160]; /* "file:line" of the rule that decided, or "default deny" */
-	char why[384];	/* on refusal: the message for PermissionError */
+	char why[NAME_WHY_MAX]; /* on refusal: the message for PermissionError */
 };
 
 enum policy_flag {
 	PF_ALLOW_DISCARDS,
 	PF_NO_READ_WORKQUEUE,
 	PF_NO_WRITE_WORKQUEUE,
+	PF_COUNT
 };
+
+/* The dm-crypt table spelling of a flag ("allow_discards"), as callers and status name it. */
+const char *policy_flag_name(enum policy_flag f);
 
 /*
  * Parse PATH. With check_file, refuse a file that is not a regular file owned

@@ -20,26 +20,27 @@
 #include <unistd.h>
 
 #include <json.h>
-#include <libdevmapper.h>
 
 #include "../../policy/number.h"
-#include "../storage.h"
+#include "lvm.h"
 
-#define OUT_CAP (1u << 20)
+#define LVM_ENV_MAX    4   /* entries of the child's environment, NULL included */
+#define SYSDIR_MAX     270 /* longest LVM_SYSTEM_DIR passed on */
+#define RETRY_PAUSE_NS (200 * 1000 * 1000)
 
 extern char **environ;
 
 /* LC_ALL=C keeps messages stable; LVM_SYSTEM_DIR is passed on when the deployer set it. */
 static void
-make_env(char *env[4], char sysdir[300])
+make_env(char *env[LVM_ENV_MAX], char sysdir[SYSDIR_MAX + 16])
 {
 	const char *dir = getenv("LVM_SYSTEM_DIR");
 	int n = 0;
 
 	env[n++] = "LC_ALL=C";
 	env[n++] = "LVM_SUPPRESS_FD_WARNINGS=1";
-	if (dir && strlen(dir) < 270 && dir[0] == '/') {
-		snprintf(sysdir, 300, "LVM_SYSTEM_DIR=%s", dir);
+	if (dir && strlen(dir) < SYSDIR_MAX && dir[0] == '/') {
+		snprintf(sysdir, SYSDIR_MAX + 16, "LVM_SYSTEM_DIR=%s", dir);
 		env[n++] = sysdir;
 	}
 	env[n] = NULL;
@@ -65,7 +66,7 @@ append(char **buf, size_t *len, int fd)
 
 	if (n <= 0)
 		return n < 0 && errno == EINTR ? 1 : 0;
-	if (*len + (size_t)n < OUT_CAP) { /* past the cap, output is dropped */
+	if (*len + (size_t)n < LVM_OUT_CAP) { /* past the cap, output is dropped */
 		char *nb = realloc(*buf, *len + (size_t)n + 1);
 		if (!nb)
 			return 0;
@@ -111,11 +112,11 @@ collect(struct lvm_out *o, int outfd, int errfd, unsigned timeout_s, pid_t pid)
 	}
 }
 
-/* Run the configured lvm binary with argv (argv[0] is "lvm"); never a shell. */
+/* One run of the configured lvm binary; never a shell. */
 static int
-lvm_run(const struct options *opt, const char *const argv[], struct lvm_out *o)
+run_once(const struct lvm_config *cfg, const char *const argv[], struct lvm_out *o)
 {
-	char *env[4], sysdir[300];
+	char *env[LVM_ENV_MAX], sysdir[SYSDIR_MAX + 16];
 	int op[2], ep[2], status;
 	pid_t pid;
 
@@ -123,36 +124,38 @@ lvm_run(const struct options *opt, const char *const argv[], struct lvm_out *o)
 	o->status = -1;
 	make_env(env, sysdir);
 	if (pipe2(op, O_CLOEXEC) < 0)
-		return -1;
+		return -EIO;
 	if (pipe2(ep, O_CLOEXEC) < 0) {
-		close(op[0]), close(op[1]);
-		return -1;
+		close(op[0]);
+		close(op[1]);
+		return -EIO;
 	}
 	pid = fork();
 	if (pid == 0)
-		child(opt->lvm_path, argv, env, op[1], ep[1]);
-	close(op[1]), close(ep[1]);
+		child(cfg->path, argv, env, op[1], ep[1]);
+	close(op[1]);
+	close(ep[1]);
 	if (pid > 0)
-		collect(o, op[0], ep[0], opt->lvm_timeout, pid);
-	close(op[0]), close(ep[0]);
+		collect(o, op[0], ep[0], cfg->timeout_s, pid);
+	close(op[0]);
+	close(ep[0]);
 	if (pid < 0)
-		return -1;
+		return -EIO;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	o->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	return 0;
 }
 
-/* Nova's daemon retried these (bug 1931710: vgs/lvs fail now and then with -11). */
+/* Nova's daemon retried reports (bug 1931710: vgs/lvs fail now and then with -11). */
 int
-lvm_run_retry(const struct options *opt, const char *const argv[], int attempts,
-	      struct lvm_out *o)
+lvm_run(const struct lvm_config *cfg, const char *const argv[], int attempts, struct lvm_out *o)
 {
 	for (int k = 1;; k++) {
-		struct timespec pause = { 0, 200 * 1000 * 1000 };
+		struct timespec pause = { 0, RETRY_PAUSE_NS };
 
-		if (lvm_run(opt, argv, o) < 0)
-			return -1;
+		if (run_once(cfg, argv, o) < 0)
+			return -EIO;
 		if (o->status == 0 || k >= attempts || o->timed_out)
 			return 0;
 		lvm_out_free(o);
@@ -172,18 +175,20 @@ lvm_out_free(struct lvm_out *o)
  * LVM's own reason: the last line it printed on stderr that is not a warning
  * (every activation warns that setpriority failed: no CAP_SYS_NICE here).
  */
-static const char *
-reason(const struct lvm_out *o, char *buf, size_t cap)
+const char *
+lvm_reason(const char *err, char *buf, size_t cap)
 {
-	const char *s = o->err ? o->err : "", *best = NULL, *line = s;
+	const char *line = err ? err : "", *best = NULL;
 	size_t best_len = 0;
 
 	while (*line) {
 		const char *end = strchr(line, '\n'), *text = line + strspn(line, " ");
 		size_t len = end ? (size_t)(end - text) : strlen(text);
 
-		if (len && strncmp(text, "WARNING:", 8) != 0)
-			best = text, best_len = len;
+		if (len && strncmp(text, "WARNING:", 8) != 0) {
+			best = text;
+			best_len = len;
+		}
 		if (!end)
 			break;
 		line = end + 1;
@@ -195,50 +200,56 @@ reason(const struct lvm_out *o, char *buf, size_t cap)
 	return buf[0] ? buf : "no reason given";
 }
 
-/* Map LVM's failure text (LC_ALL=C) to the errno classes callers expect. */
+/* LVM's failure text (LC_ALL=C) as the errno callers expect. */
 static int
-fail_from_lvm(struct call *c, const char *what, const struct lvm_out *o)
+lvm_fail(const struct lvm_config *cfg, const char *what, const struct lvm_out *o,
+	 struct op_error *e)
 {
 	char why[400];
-	const char *r = reason(o, why, sizeof(why));
-	int e = EIO;
+	const char *r = lvm_reason(o->err, why, sizeof(why));
+	int err = EIO;
 
 	if (o->timed_out)
-		return call_fail(c, EXC_OS, ETIMEDOUT, "%s: lvm did not finish in %u s", what,
-				 c->opt->lvm_timeout);
+		return op_fail(e, ETIMEDOUT, "%s: lvm did not finish in %u s", what, cfg->timeout_s);
 	if (o->status < 0)
-		return call_fail(c, EXC_OS, EIO, "%s: cannot run %s", what, c->opt->lvm_path);
+		return op_fail(e, EIO, "%s: cannot run %s", what, cfg->path);
 	if (strstr(r, "not found") || strstr(r, "Failed to find"))
-		return call_fail(c, EXC_NOENT, ENOENT, "%s: %s", what, r);
+		return op_fail(e, ENOENT, "%s: %s", what, r);
 	if (strstr(r, "already exists"))
-		return call_fail(c, EXC_EXIST, EEXIST, "%s: %s", what, r);
+		return op_fail(e, EEXIST, "%s: %s", what, r);
 	if (strstr(r, "nsufficient free") || strstr(r, "insufficient"))
-		e = ENOSPC;
+		err = ENOSPC;
 	else if (strstr(r, "in use") || strstr(r, "is open") || strstr(r, "used by another device"))
-		e = EBUSY;
-	return call_fail(c, EXC_OS, e, "%s: %s (lvm exit %d)", what, r, o->status);
+		err = EBUSY;
+	return op_fail(e, err, "%s: %s (lvm exit %d)", what, r, o->status);
 }
 
-/* Run a report and return the first row of report[0].<key>, or NULL (error set). */
+/* Run argv once: 0 with o filled, or -errno (o freed). */
+static int
+run_checked(const struct lvm_config *cfg, const char *what, const char *const argv[],
+	    struct lvm_out *o, struct op_error *e)
+{
+	int rc = lvm_run(cfg, argv, 1, o);
+
+	if (rc < 0 || o->status != 0) {
+		rc = lvm_fail(cfg, what, o, e);
+		lvm_out_free(o);
+	}
+	return rc;
+}
+
+/* The rows of report[0].<key> in a JSON report, or NULL; *root is the caller's to put. */
 static json_object *
-report_rows(struct call *c, const char *what, const char *const argv[], const char *key,
-	    struct lvm_out *o, json_object **root)
+report_rows(const char *json, const char *key, json_object **root)
 {
 	json_object *rep, *rows;
 
-	*root = NULL;
-	if (lvm_run(c->opt, argv, o) < 0 || o->status != 0) {
-		fail_from_lvm(c, what, o);
-		return NULL;
-	}
-	*root = o->out ? json_tokener_parse(o->out) : NULL;
+	*root = json ? json_tokener_parse(json) : NULL;
 	if (!*root || !json_object_object_get_ex(*root, "report", &rep) ||
 	    !json_object_is_type(rep, json_type_array) || json_object_array_length(rep) < 1 ||
 	    !json_object_object_get_ex(json_object_array_get_idx(rep, 0), key, &rows) ||
-	    !json_object_is_type(rows, json_type_array)) {
-		call_fail(c, EXC_OS, EIO, "%s: unexpected lvm report output", what);
+	    !json_object_is_type(rows, json_type_array))
 		return NULL;
-	}
 	return rows;
 }
 
@@ -260,173 +271,175 @@ field_str(json_object *row, const char *name)
 	return json_object_object_get_ex(row, name, &f) ? json_object_get_string(f) : "";
 }
 
-int
-lvm_vg_info(struct call *c, const char *vg, struct vg_info *vi)
+/* The one row a report for one object has, or NULL with e set. */
+static json_object *
+one_row(json_object *rows, const char *what, const char *kind, const char *name,
+	struct op_error *e, int *rc)
 {
-	const char *argv[] = { "lvm", "vgs", "--reportformat", "json", "--units", "b", "--nosuffix",
-			       "-o", "vg_name,vg_size,vg_free,vg_extent_size", "--", vg, NULL };
-	struct lvm_out o;
-	json_object *root, *rows = report_rows(c, "vg_info", argv, "vg", &o, &root);
-	int rc = -1;
-
-	if ((rows && json_object_array_length(rows) != 1) || (!rows && c->err.errnum == ENOENT))
-		call_fail(c, EXC_NOENT, ENOENT, "volume group '%s' not found", vg);
-	else if (rows) {
-		json_object *row = json_object_array_get_idx(rows, 0);
-		rc = field_u64(row, "vg_size", &vi->size) | field_u64(row, "vg_free", &vi->free) |
-		     field_u64(row, "vg_extent_size", &vi->extent_size);
-		if (rc)
-			call_fail(c, EXC_OS, EIO, "vg_info: unexpected lvm report fields");
-	}
-	json_object_put(root);
-	lvm_out_free(&o);
-	return rc ? -1 : 0;
+	if (!rows)
+		*rc = op_fail(e, EIO, "%s: unexpected lvm report output", what);
+	else if (json_object_array_length(rows) != 1)
+		*rc = op_fail(e, ENOENT, "%s '%s' not found", kind, name);
+	else
+		return json_object_array_get_idx(rows, 0);
+	return NULL;
 }
 
 int
-lvm_lv_info(struct call *c, const char *vg, const char *lv, struct lv_info *li)
+lvm_parse_vg(const char *json, const char *vg, struct vg_info *vi, struct op_error *e)
 {
-	char full[2 * NAME_MAX_LVM + 2];
-	const char *argv[] = { "lvm", "lvs", "--reportformat", "json", "--units", "b", "--nosuffix",
-			       "-o", "lv_name,lv_path,lv_size,lv_active,lv_device_open", "--", full,
-			       NULL };
-	struct lvm_out o;
-	json_object *root, *rows;
-	int rc = -1;
+	json_object *root, *row;
+	int rc = 0;
 
-	snprintf(full, sizeof(full), "%s/%s", vg, lv);
-	rows = report_rows(c, "lv_info", argv, "lv", &o, &root);
-	if ((rows && json_object_array_length(rows) != 1) || (!rows && c->err.errnum == ENOENT))
-		call_fail(c, EXC_NOENT, ENOENT, "logical volume '%s' not found", full);
-	else if (rows) {
-		json_object *row = json_object_array_get_idx(rows, 0);
+	row = one_row(report_rows(json, "vg", &root), "vg_info", "volume group", vg, e, &rc);
+	if (row && (field_u64(row, "vg_size", &vi->size) < 0 ||
+		    field_u64(row, "vg_free", &vi->free) < 0 ||
+		    field_u64(row, "vg_extent_size", &vi->extent_size) < 0))
+		rc = op_fail(e, EIO, "vg_info: unexpected lvm report fields");
+	json_object_put(root);
+	return rc;
+}
+
+int
+lvm_parse_lv(const char *json, const char *full, struct lv_info *li, struct op_error *e)
+{
+	json_object *root, *row;
+	int rc = 0;
+
+	row = one_row(report_rows(json, "lv", &root), "lv_info", "logical volume", full, e, &rc);
+	if (row) {
 		snprintf(li->path, sizeof(li->path), "%s", field_str(row, "lv_path"));
 		li->active = strcmp(field_str(row, "lv_active"), "active") == 0;
 		li->open = strcmp(field_str(row, "lv_device_open"), "open") == 0;
-		rc = field_u64(row, "lv_size", &li->size);
-		if (rc)
-			call_fail(c, EXC_OS, EIO, "lv_info: unexpected lvm report fields");
+		if (field_u64(row, "lv_size", &li->size) < 0)
+			rc = op_fail(e, EIO, "lv_info: unexpected lvm report fields");
 	}
 	json_object_put(root);
-	lvm_out_free(&o);
-	return rc ? -1 : 0;
+	return rc;
 }
 
 int
-lvm_lv_create(struct call *c, const char *vg, const char *lv, uint64_t size)
+lvm_parse_names(const char *json, struct lvm_names *ln, struct op_error *e)
+{
+	json_object *root, *rows = report_rows(json, "lv", &root);
+	size_t n = rows ? json_object_array_length(rows) : 0;
+	int rc = 0;
+
+	ln->n = 0;
+	ln->names = rows ? calloc(n + 1, sizeof(*ln->names)) : NULL;
+	if (!rows)
+		rc = op_fail(e, EIO, "lv_list: unexpected lvm report output");
+	for (size_t k = 0; ln->names && k < n; k++) {
+		ln->names[k] = strdup(field_str(json_object_array_get_idx(rows, k), "lv_name"));
+		if (!ln->names[k])
+			break;
+		ln->n++;
+	}
+	if (rows && ln->n != n) {
+		lvm_names_free(ln);
+		rc = op_fail(e, ENOMEM, "lv_list: out of memory");
+	}
+	json_object_put(root);
+	return rc;
+}
+
+void
+lvm_names_free(struct lvm_names *ln)
+{
+	for (size_t k = 0; k < ln->n; k++)
+		free(ln->names[k]);
+	free(ln->names);
+	ln->names = NULL;
+	ln->n = 0;
+}
+
+#define REPORT_ARGS "--reportformat", "json", "--units", "b", "--nosuffix", "-o"
+
+int
+lvm_vg_info(const struct lvm_config *cfg, const char *vg, struct vg_info *vi, struct op_error *e)
+{
+	const char *argv[] = { "lvm", "vgs", REPORT_ARGS, "vg_name,vg_size,vg_free,vg_extent_size",
+			       "--", vg, NULL };
+	struct lvm_out o;
+	int rc = run_checked(cfg, "vg_info", argv, &o, e);
+
+	if (rc == -ENOENT)
+		return op_fail(e, ENOENT, "volume group '%s' not found", vg);
+	if (rc == 0)
+		rc = lvm_parse_vg(o.out, vg, vi, e);
+	lvm_out_free(&o);
+	return rc;
+}
+
+int
+lvm_lv_info(const struct lvm_config *cfg, const char *vg, const char *lv, struct lv_info *li,
+	    struct op_error *e)
+{
+	char full[2 * OP_NAME_CAP + 2];
+	const char *argv[] = { "lvm", "lvs", REPORT_ARGS,
+			       "lv_name,lv_path,lv_size,lv_active,lv_device_open", "--", full, NULL };
+	struct lvm_out o;
+	int rc;
+
+	snprintf(full, sizeof(full), "%s/%s", vg, lv);
+	rc = run_checked(cfg, "lv_info", argv, &o, e);
+	if (rc == -ENOENT)
+		return op_fail(e, ENOENT, "logical volume '%s' not found", full);
+	if (rc == 0)
+		rc = lvm_parse_lv(o.out, full, li, e);
+	lvm_out_free(&o);
+	return rc;
+}
+
+int
+lvm_lv_create(const struct lvm_config *cfg, const char *vg, const char *lv, uint64_t size,
+	      struct op_error *e)
 {
 	char sz[32];
 	/* -y: never prompt (Nova bug 2129678: a wipe-signature prompt hung lvcreate). */
 	const char *argv[] = { "lvm", "lvcreate", "--yes", "-L", sz, "-n", lv, "--", vg, NULL };
 	struct lvm_out o;
-	int rc = 0;
+	int rc;
 
 	snprintf(sz, sizeof(sz), "%llub", (unsigned long long)size);
-	if (lvm_run(c->opt, argv, &o) < 0 || o.status != 0)
-		rc = fail_from_lvm(c, "lv_create", &o);
+	rc = run_checked(cfg, "lv_create", argv, &o, e);
 	lvm_out_free(&o);
 	return rc;
 }
 
+/* lvremove refuses an open LV by itself; that refusal comes back as EBUSY. */
 int
-lvm_lv_remove(struct call *c, const char *vg, const char *lv)
+lvm_lv_remove(const struct lvm_config *cfg, const char *vg, const char *lv, struct op_error *e)
 {
-	char full[2 * NAME_MAX_LVM + 2];
+	char full[2 * OP_NAME_CAP + 2];
 	const char *argv[] = { "lvm", "lvremove", "--yes", "--", full, NULL };
 	struct lvm_out o;
-	int rc = 0;
+	int rc;
 
 	snprintf(full, sizeof(full), "%s/%s", vg, lv);
-	if (lvm_run(c->opt, argv, &o) < 0 || o.status != 0)
-		rc = fail_from_lvm(c, "lv_remove", &o);
+	rc = run_checked(cfg, "lv_remove", argv, &o, e);
 	lvm_out_free(&o);
-	if (rc < 0 && c->err.errnum == ENOENT)
-		call_fail(c, EXC_NOENT, ENOENT, "logical volume '%s' not found", full);
-	else if (rc < 0 && c->err.errnum == EBUSY)
-		call_fail(c, EXC_OS, EBUSY, "logical volume '%s' is open (a mapping or a user holds it)",
-			  full);
+	if (rc == -ENOENT)
+		return op_fail(e, ENOENT, "logical volume '%s' not found", full);
+	if (rc == -EBUSY)
+		return op_fail(e, EBUSY, "logical volume '%s' is open (a mapping or a user holds it)",
+			       full);
 	return rc;
 }
 
-/* Encodes the names the policy lets this caller see (policy_visible decides). */
 int
-lvm_lv_list(struct call *c, const char *vg)
+lvm_lv_names(const struct lvm_config *cfg, const char *vg, struct lvm_names *ln,
+	     struct op_error *e)
 {
 	const char *argv[] = { "lvm", "lvs", "--reportformat", "json", "-o", "lv_name", "--", vg,
 			       NULL };
 	struct lvm_out o;
-	json_object *root, *rows = report_rows(c, "lv_list", argv, "lv", &o, &root);
-	size_t n = rows ? json_object_array_length(rows) : 0, shown = 0;
-	const char **names = rows ? calloc(n + 1, sizeof(*names)) : NULL;
-	int rc = rows && names ? 0 : -1;
+	int rc = run_checked(cfg, "lv_list", argv, &o, e);
 
-	for (size_t k = 0; rc == 0 && k < n; k++) {
-		const char *name = field_str(json_object_array_get_idx(rows, k), "lv_name");
-		if (guard_lv_visible(c, vg, name))
-			names[shown++] = name;
-	}
-	if (rc == 0) {
-		mp_put_array(c->ret, (uint32_t)shown);
-		for (size_t k = 0; k < shown; k++)
-			mp_put_str(c->ret, names[k]);
-	} else if (rows)
-		call_fail(c, EXC_OS, ENOMEM, "lv_list: out of memory");
-	free(names);
-	json_object_put(root);
+	ln->names = NULL;
+	ln->n = 0;
+	if (rc == 0)
+		rc = lvm_parse_names(o.out, ln, e);
 	lvm_out_free(&o);
 	return rc;
-}
-
-/* "vg-lv" with '-' doubled inside names; a third part is a hidden layer. */
-static int
-split_dm_lvm_name(const char *dm, char vg[NAME_MAX_LVM], char lv[NAME_MAX_LVM])
-{
-	char *dst = vg;
-	size_t n = 0;
-	int part = 0;
-
-	for (const char *p = dm; *p; p++) {
-		if (*p == '-' && p[1] == '-')
-			p++;
-		else if (*p == '-') {
-			if (++part > 1)
-				return -1;
-			dst[n] = '\0';
-			dst = lv, n = 0;
-			continue;
-		}
-		if (n + 1 >= NAME_MAX_LVM)
-			return -1;
-		dst[n++] = *p;
-	}
-	dst[n] = '\0';
-	return part == 1 && vg[0] && lv[0] ? 0 : -1;
-}
-
-int
-lvm_resolve_device(struct call *c, const char *device, char vg[NAME_MAX_LVM],
-		   char lv[NAME_MAX_LVM])
-{
-	char real[PATH_MAX], dmname[2 * NAME_MAX_LVM + 8];
-	struct stat st, node;
-
-	if (!realpath(device, real) || stat(real, &st) < 0)
-		return call_fail(c, EXC_NOENT, ENOENT, "device '%s' does not exist", device);
-	if (!S_ISBLK(st.st_mode))
-		return call_fail(c, EXC_PERM, EPERM, "device '%s' is not a block device", device);
-	/* Ask the kernel what this block device is: only LVM's dm devices qualify. */
-	if (dm_lvm_name_of(major(st.st_rdev), minor(st.st_rdev), dmname, sizeof(dmname)) < 0 ||
-	    split_dm_lvm_name(dmname, vg, lv) < 0)
-		return call_fail(c, EXC_PERM, EPERM,
-				 "device '%s' (%s) is not an LVM logical volume", device, real);
-	/*
-	 * The caller's path may be a link it can swap once checked: operations
-	 * use the device's own /dev/mapper node, which only root can change,
-	 * after confirming it is the device that was checked.
-	 */
-	snprintf(c->t.node, sizeof(c->t.node), "/dev/mapper/%s", dmname);
-	if (stat(c->t.node, &node) < 0 || !S_ISBLK(node.st_mode) || node.st_rdev != st.st_rdev)
-		return call_fail(c, EXC_PERM, EPERM, "device '%s' changed while it was checked",
-				 device);
-	return 0;
 }

@@ -98,6 +98,7 @@ compare_runs() {
 }
 
 mkdir -p "$WORK"
+chmod 0711 "$WORK" # --check-policy reads the file as nobody, as doas -C would
 on_exit rm -rf "$WORK"
 # EPHCRYPT_NOVA_RESULTS=DIR (a folder the guest can write): keep the runs' JSON.
 keep_results() {

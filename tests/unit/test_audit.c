@@ -11,7 +11,6 @@
 #include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
-#include <pthread.h>
 #include <regex.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -637,6 +636,7 @@ Test(audit, missing_directory_is_created_0700)
 
 /* --- concurrency --------------------------------------------------------- */
 
+/* 50 records from one writer (each of several processes). */
 static void *
 recorder(void *arg)
 {
@@ -647,23 +647,6 @@ recorder(void *arg)
 		if (audit_record(&ev) != 0)
 			return (void *)1;
 	return NULL;
-}
-
-Test(audit, threads_keep_one_chain)
-{
-	pthread_t t[8];
-	void *ret;
-	char **lines;
-
-	open_log(logpath);
-	for (intptr_t i = 0; i < 8; i++)
-		cr_assert_eq(pthread_create(&t[i], NULL, recorder, (void *)i), 0);
-	for (int i = 0; i < 8; i++) {
-		cr_assert_eq(pthread_join(t[i], &ret), 0);
-		cr_assert_null(ret, "a record failed in thread %d", i);
-	}
-	cr_assert_eq(read_lines(logpath, &lines), 400);
-	assert_chain(lines, 400);
 }
 
 Test(audit, helpers_in_several_processes_share_one_chain)

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * LVM through its command-line tool: fixed argv, never a shell. Each
+ * operation returns 0 or -errno with e->why naming what failed and LVM's own
+ * reason. Nothing here knows who asked or whether they may.
+ */
+#ifndef EPHCRYPT_OPS_LVM_H
+#define EPHCRYPT_OPS_LVM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ops.h"
+
+#define LVM_OUT_CAP (1u << 20) /* bytes of stdout or stderr kept from one run */
+
+struct lvm_config {
+	const char *path;   /* absolute path of the lvm binary */
+	unsigned timeout_s; /* a run is killed after this long */
+};
+
+struct vg_info {
+	uint64_t size, free, extent_size;
+};
+
+struct lv_info {
+	char path[2 * OP_NAME_CAP + 8]; /* "/dev/" VG "/" LV */
+	uint64_t size;
+	bool active, open;
+};
+
+/* Output of one lvm run; out/err NUL-terminated (or NULL), capped at LVM_OUT_CAP. */
+struct lvm_out {
+	int status; /* exit code, or 128+signal, or -1 when it could not run */
+	char *out, *err;
+	size_t outlen, errlen;
+	bool timed_out;
+};
+
+/* A report's names (lv_list): names[0..n), owned. */
+struct lvm_names {
+	char **names;
+	size_t n;
+};
+
+/*
+ * Run argv (argv[0] "lvm") up to attempts times while it fails (Nova's
+ * daemon retried reports). 0 when it ran (o->status says how it ended), or
+ * -EIO when it could not be started. lvm_out_free(o) in both cases.
+ */
+int lvm_run(const struct lvm_config *cfg, const char *const argv[], int attempts,
+	    struct lvm_out *o);
+void lvm_out_free(struct lvm_out *o);
+
+int lvm_vg_info(const struct lvm_config *cfg, const char *vg, struct vg_info *vi,
+		struct op_error *e);
+int lvm_lv_info(const struct lvm_config *cfg, const char *vg, const char *lv, struct lv_info *li,
+		struct op_error *e);
+int lvm_lv_create(const struct lvm_config *cfg, const char *vg, const char *lv, uint64_t size,
+		  struct op_error *e);
+int lvm_lv_remove(const struct lvm_config *cfg, const char *vg, const char *lv,
+		  struct op_error *e);
+/* Every LV name in vg; the caller filters what may be shown. */
+int lvm_lv_names(const struct lvm_config *cfg, const char *vg, struct lvm_names *ln,
+		 struct op_error *e);
+void lvm_names_free(struct lvm_names *ln);
+
+/* Parsing, apart for the unit tests: a JSON report's rows, LVM's reason on stderr. */
+int lvm_parse_vg(const char *json, const char *vg, struct vg_info *vi, struct op_error *e);
+int lvm_parse_lv(const char *json, const char *full, struct lv_info *li, struct op_error *e);
+int lvm_parse_names(const char *json, struct lvm_names *ln, struct op_error *e);
+const char *lvm_reason(const char *err, char *buf, size_t cap);
+
+#endif
