@@ -31,6 +31,7 @@
 #include <cap-ng.h>
 #include <seccomp.h>
 
+#include "ops/lvm.h"
 #include "sandbox.h"
 
 /*
@@ -57,7 +58,7 @@ writable_dirs(char dirs[WRITABLE_MAX][PATH_MAX])
 	const char *sys = getenv("LVM_SYSTEM_DIR");
 	size_t n = 0;
 
-	if (!sys || strlen(sys) >= 270 || sys[0] != '/') /* lvm.c's make_env test */
+	if (!sys || strlen(sys) >= LVM_SYSTEM_DIR_MAX || sys[0] != '/') /* as lvm.c passes it on */
 		sys = "/etc/lvm";
 	for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++)
 		snprintf(dirs[n++], PATH_MAX, "%s", fixed[k]);

@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 
 #include <err.h>
+#include <linux/dm-ioctl.h>
+#include <sys/ioctl.h>
 #include <sched.h>
 
 #include "sandbox.h"
@@ -214,16 +216,26 @@ const size_t sandbox_errno_len = sizeof(sandbox_errno) / sizeof(sandbox_errno[0]
 			errx(1, "sandbox: cannot add the rule for " #name);                 \
 	} while (0)
 
-/* ioctl: device-mapper (type 0xfd), block devices (0x12), and two terminal queries. */
+/* An ioctl number's type byte (_IOC_TYPE), and the types and requests allowed. */
+#define IOCTL_TYPE_MASK	  (_IOC_TYPEMASK << _IOC_TYPESHIFT)
+#define IOCTL_TYPE(t)	  ((t) << _IOC_TYPESHIFT)
+#define IOCTL_WHOLE	  0xffffffff
+#define BLOCK_IOCTL_TYPE  0x12 /* BLKGETSIZE64 and friends (linux/fs.h) */
+#define FLOPPY_IOCTL_TYPE 0x02 /* FDGETFDCSTAT (linux/fd.h) */
+
+#define IOCTL_RULE(ctx, action, mask, value)                                                \
+	RULE(ctx, action, ioctl, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, mask, value))
+
+/* ioctl: device-mapper, block devices, and two terminal queries. */
 static void
 ioctl_rules(scmp_filter_ctx ctx)
 {
-	RULE(ctx, SCMP_ACT_ALLOW, ioctl, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00, 0xfd00));
-	RULE(ctx, SCMP_ACT_ALLOW, ioctl, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00, 0x1200));
-	RULE(ctx, SCMP_ACT_ALLOW, ioctl, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffff, 0x5401));
-	RULE(ctx, SCMP_ACT_ALLOW, ioctl, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffff, 0x5413));
+	IOCTL_RULE(ctx, SCMP_ACT_ALLOW, IOCTL_TYPE_MASK, IOCTL_TYPE(DM_IOCTL));
+	IOCTL_RULE(ctx, SCMP_ACT_ALLOW, IOCTL_TYPE_MASK, IOCTL_TYPE(BLOCK_IOCTL_TYPE));
+	IOCTL_RULE(ctx, SCMP_ACT_ALLOW, IOCTL_WHOLE, TCGETS);
+	IOCTL_RULE(ctx, SCMP_ACT_ALLOW, IOCTL_WHOLE, TIOCGWINSZ);
 	/* LVM's device-type probe asks every disk if it is a floppy (FDGETFDCSTAT). */
-	RULE(ctx, SCMP_ACT_ERRNO(ENOTTY), ioctl, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00, 0x0200));
+	IOCTL_RULE(ctx, SCMP_ACT_ERRNO(ENOTTY), IOCTL_TYPE_MASK, IOCTL_TYPE(FLOPPY_IOCTL_TYPE));
 }
 
 void

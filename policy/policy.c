@@ -284,13 +284,16 @@ pattern_cost(const char *s)
 		const char *end = s;
 
 		if (*s == '(' && d < LINE_MAX_LEN) {
-			d++, done[d] = seq[d] = last[d] = 0;
+			d++;
+			done[d] = seq[d] = last[d] = 0;
 			continue;
 		}
-		if (*s == ')' && d > 0)
-			atom = capped(done[d] + seq[d]), d--;
-		else if (*s == '|') {
-			done[d] = capped(done[d] + seq[d]), seq[d] = last[d] = 0;
+		if (*s == ')' && d > 0) {
+			atom = capped(done[d] + seq[d]);
+			d--;
+		} else if (*s == '|') {
+			done[d] = capped(done[d] + seq[d]);
+			seq[d] = last[d] = 0;
 			continue;
 		} else if (*s == '*' || *s == '+' || *s == '?' ||
 			   (*s == '{' && (k = brace_copies(s, &end)) != 0)) {
@@ -300,14 +303,16 @@ pattern_cost(const char *s)
 			seq[d] = capped(seq[d] - last[d] + capped(last[d] * capped(copies)));
 			last[d] = capped(last[d] * capped(copies));
 			continue;
-		} else if (*s == '\\' && s[1])
+		} else if (*s == '\\' && s[1]) {
 			s++;
-		else if (*s == '[')
+		} else if (*s == '[') {
 			s = skip_bracket(s);
-		seq[d] = capped(seq[d] + atom), last[d] = atom;
+		}
+		seq[d] = capped(seq[d] + atom);
+		last[d] = atom;
 	}
-	while (d > 0)
-		seq[d - 1] = capped(seq[d - 1] + done[d] + seq[d]), d--;
+	for (; d > 0; d--)
+		seq[d - 1] = capped(seq[d - 1] + done[d] + seq[d]);
 	return capped(done[0] + seq[0]);
 }
 

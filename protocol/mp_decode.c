@@ -117,20 +117,27 @@ header(const uint8_t *p, size_t avail, struct hdr *h)
 	h->size = 1;
 	if (b <= 0x7f || b >= 0xe0) {
 		set_signed(h, (int8_t)b);
-		if (b <= 0x7f)
-			h->v.u = b, h->type = MP_UINT;
+		if (b <= 0x7f) {
+			h->v.u = b;
+			h->type = MP_UINT;
+		}
 		return HDR_OK;
 	}
 	if (b <= 0x8f) {
-		h->type = MP_MAP, h->len = b & 0x0f, h->count = 2 * h->len;
+		h->type = MP_MAP;
+		h->len = b & 0x0f;
+		h->count = 2 * h->len;
 		return HDR_OK;
 	}
 	if (b <= 0x9f) {
-		h->type = MP_ARRAY, h->len = b & 0x0f, h->count = h->len;
+		h->type = MP_ARRAY;
+		h->len = b & 0x0f;
+		h->count = h->len;
 		return HDR_OK;
 	}
 	if (b <= 0xbf) {
-		h->type = MP_STR, h->len = h->payload = b & 0x1f;
+		h->type = MP_STR;
+		h->len = h->payload = b & 0x1f;
 		return HDR_OK;
 	}
 	switch (b) {
@@ -497,8 +504,10 @@ mp_reader_next(struct mp_reader *r, struct mp_frame **out)
 	*out = NULL;
 	if (r->len == 0 && r->items == 0)
 		return MP_NEED_MORE;
-	if (r->items == 0)
-		r->msgid_known = false, r->msgid_len = 0; /* a new message begins */
+	if (r->items == 0) { /* a new message begins */
+		r->msgid_known = false;
+		r->msgid_len = 0;
+	}
 	st = scan(r);
 	if (st == MP_NEED_MORE && !r->discarding && r->len == r->lim.max_message) {
 		start_discard(r, MP_E_TOO_BIG); /* buffer full, message still open */

@@ -607,7 +607,10 @@ parse_option(int ch, struct opts *o)
 		o->f.has_until = true;
 		break;
 	case 'g': o->f.vg = optarg; break;
-	case 'U': o->f.uid = parse_uid(optarg), o->f.has_uid = true; break;
+	case 'U':
+		o->f.uid = parse_uid(optarg);
+		o->f.has_uid = true;
+		break;
 	case 'a': o->f.action = optarg; break;
 	case 'r': o->f.request_id = optarg; break;
 	case 'j': o->json = true; break;
@@ -626,16 +629,19 @@ parse_option(int ch, struct opts *o)
 static int
 parse_args(int argc, char **argv, struct opts *o)
 {
-	int ch, first = 1;
+	static const struct {
+		const char *name;
+		enum verb verb;
+	} verbs[] = { { "list", VERB_LIST }, { "verify", VERB_VERIFY }, { "summary", VERB_SUMMARY } };
+	int ch;
 
 	memset(o, 0, sizeof(*o));
-	if (argc > 1 && strcmp(argv[1], "verify") == 0)
-		o->verb = VERB_VERIFY, first = 2;
-	else if (argc > 1 && strcmp(argv[1], "summary") == 0)
-		o->verb = VERB_SUMMARY, first = 2;
-	else if (argc > 1 && strcmp(argv[1], "list") == 0)
-		first = 2;
-	optind = first;
+	optind = 1;
+	for (size_t k = 0; argc > 1 && k < sizeof(verbs) / sizeof(verbs[0]); k++)
+		if (strcmp(argv[1], verbs[k].name) == 0) {
+			o->verb = verbs[k].verb;
+			optind = 2;
+		}
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
 		parse_option(ch, o);
 	if (optind >= argc)

@@ -25,22 +25,21 @@
 #include "lvm.h"
 
 #define LVM_ENV_MAX    4   /* entries of the child's environment, NULL included */
-#define SYSDIR_MAX     270 /* longest LVM_SYSTEM_DIR passed on */
 #define RETRY_PAUSE_NS (200 * 1000 * 1000)
 
 extern char **environ;
 
 /* LC_ALL=C keeps messages stable; LVM_SYSTEM_DIR is passed on when the deployer set it. */
 static void
-make_env(char *env[LVM_ENV_MAX], char sysdir[SYSDIR_MAX + 16])
+make_env(char *env[LVM_ENV_MAX], char sysdir[LVM_SYSTEM_DIR_MAX + 16])
 {
 	const char *dir = getenv("LVM_SYSTEM_DIR");
 	int n = 0;
 
 	env[n++] = "LC_ALL=C";
 	env[n++] = "LVM_SUPPRESS_FD_WARNINGS=1";
-	if (dir && strlen(dir) < SYSDIR_MAX && dir[0] == '/') {
-		snprintf(sysdir, SYSDIR_MAX + 16, "LVM_SYSTEM_DIR=%s", dir);
+	if (dir && strlen(dir) < LVM_SYSTEM_DIR_MAX && dir[0] == '/') {
+		snprintf(sysdir, LVM_SYSTEM_DIR_MAX + 16, "LVM_SYSTEM_DIR=%s", dir);
 		env[n++] = sysdir;
 	}
 	env[n] = NULL;
@@ -116,7 +115,7 @@ collect(struct lvm_out *o, int outfd, int errfd, unsigned timeout_s, pid_t pid)
 static int
 run_once(const struct lvm_config *cfg, const char *const argv[], struct lvm_out *o)
 {
-	char *env[LVM_ENV_MAX], sysdir[SYSDIR_MAX + 16];
+	char *env[LVM_ENV_MAX], sysdir[LVM_SYSTEM_DIR_MAX + 16];
 	int op[2], ep[2], status;
 	pid_t pid;
 

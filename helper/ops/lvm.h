@@ -13,7 +13,8 @@
 
 #include "ops.h"
 
-#define LVM_OUT_CAP (1u << 20) /* bytes of stdout or stderr kept from one run */
+#define LVM_OUT_CAP	   (1u << 20) /* bytes of stdout or stderr kept from one run */
+#define LVM_SYSTEM_DIR_MAX 270	      /* longest LVM_SYSTEM_DIR passed on to lvm */
 
 struct lvm_config {
 	const char *path;   /* absolute path of the lvm binary */

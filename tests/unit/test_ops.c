@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The mechanisms' pure parts on the host: LVM's JSON reports and stderr, and
+ * the split of an LVM device-mapper name into its VG and LV.
+ */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "../../helper/ops/dm.h"
+#include "../../helper/ops/lvm.h"
+
+/* --- LVM's JSON reports ----------------------------------------------------- */
+
+#define VGS_REPORT(rows) "{\"report\": [{\"vg\": [" rows "]}]}"
+#define VG_ROW                                                                                     \
+	"{\"vg_name\":\"vg0\", \"vg_size\":\"1069547520\", \"vg_free\":\"4194304\", "             \
+	"\"vg_extent_size\":\"4194304\"}"
+
+Test(lvm_report, vg_fields_are_read_as_bytes)
+{
+	struct vg_info vi;
+	struct op_error e;
+
+	cr_assert_eq(lvm_parse_vg(VGS_REPORT(VG_ROW), "vg0", &vi, &e), 0, "%s", e.why);
+	cr_assert_eq(vi.size, 1069547520);
+	cr_assert_eq(vi.free, 4194304);
+	cr_assert_eq(vi.extent_size, 4194304);
+}
+
+Test(lvm_report, no_row_is_enoent_two_rows_too)
+{
+	struct vg_info vi;
+	struct op_error e;
+
+	cr_assert_eq(lvm_parse_vg(VGS_REPORT(""), "vg0", &vi, &e), -ENOENT);
+	cr_assert_str_eq(e.why, "volume group 'vg0' not found");
+	cr_assert_eq(lvm_parse_vg(VGS_REPORT(VG_ROW "," VG_ROW), "vg0", &vi, &e), -ENOENT);
+}
+
+Test(lvm_report, garbage_and_bad_fields_are_eio)
+{
+	struct vg_info vi;
+	struct op_error e;
+
+	cr_assert_eq(lvm_parse_vg("  Volume group vg0 not found", "vg0", &vi, &e), -EIO);
+	cr_assert_str_eq(e.why, "vg_info: unexpected lvm report output");
+	cr_assert_eq(lvm_parse_vg(NULL, "vg0", &vi, &e), -EIO);
+	cr_assert_eq(lvm_parse_vg("{\"report\": [{\"lv\": []}]}", "vg0", &vi, &e), -EIO);
+	cr_assert_eq(lvm_parse_vg(VGS_REPORT("{\"vg_size\":\"-1\", \"vg_free\":\"1\", "
+					     "\"vg_extent_size\":\"1\"}"),
+				  "vg0", &vi, &e),
+		     -EIO);
+	cr_assert_str_eq(e.why, "vg_info: unexpected lvm report fields");
+}
+
+Test(lvm_report, lv_row)
+{
+	const char *json = "{\"report\": [{\"lv\": [{\"lv_name\":\"d\", \"lv_path\":\"/dev/vg0/d\", "
+			   "\"lv_size\":\"8388608\", \"lv_active\":\"active\", "
+			   "\"lv_device_open\":\"\"}]}]}";
+	struct lv_info li;
+	struct op_error e;
+
+	cr_assert_eq(lvm_parse_lv(json, "vg0/d", &li, &e), 0, "%s", e.why);
+	cr_assert_str_eq(li.path, "/dev/vg0/d");
+	cr_assert_eq(li.size, 8388608);
+	cr_assert(li.active);
+	cr_assert_not(li.open);
+	cr_assert_eq(lvm_parse_lv("{\"report\": [{\"lv\": []}]}", "vg0/d", &li, &e), -ENOENT);
+	cr_assert_str_eq(e.why, "logical volume 'vg0/d' not found");
+}
+
+Test(lvm_report, names_in_order)
+{
+	const char *json = "{\"report\": [{\"lv\": [{\"lv_name\":\"a\"}, {\"lv_name\":\"b_disk\"}, "
+			   "{\"other\":1}]}]}";
+	struct lvm_names ln;
+	struct op_error e;
+
+	cr_assert_eq(lvm_parse_names(json, &ln, &e), 0, "%s", e.why);
+	cr_assert_eq(ln.n, 3);
+	cr_assert_str_eq(ln.names[0], "a");
+	cr_assert_str_eq(ln.names[1], "b_disk");
+	cr_assert_str_eq(ln.names[2], "", "a row without a name gives an empty one");
+	lvm_names_free(&ln);
+	cr_assert_eq(lvm_parse_names("[]", &ln, &e), -EIO);
+	cr_assert_null(ln.names);
+}
+
+/* --- LVM's reason on stderr ------------------------------------------------- */
+
+Test(lvm_reason, last_line_that_is_not_a_warning)
+{
+	char buf[128];
+
+	cr_assert_str_eq(lvm_reason("  WARNING: setpriority failed\n"
+				    "  Logical volume \"x\" already exists in volume group \"vg\"\n"
+				    "  WARNING: again\n",
+				    buf, sizeof(buf)),
+			 "Logical volume \"x\" already exists in volume group \"vg\"");
+}
+
+Test(lvm_reason, control_bytes_blanked_and_empty_said)
+{
+	char buf[64];
+
+	cr_assert_str_eq(lvm_reason("bad\tthing\x1b[0m", buf, sizeof(buf)), "bad thing [0m");
+	cr_assert_str_eq(lvm_reason("", buf, sizeof(buf)), "no reason given");
+	cr_assert_str_eq(lvm_reason(NULL, buf, sizeof(buf)), "no reason given");
+	cr_assert_str_eq(lvm_reason("  WARNING: only\n", buf, sizeof(buf)), "no reason given");
+}
+
+/* --- LVM dm names ------------------------------------------------------------ */
+
+Test(dm_name, splits_at_the_single_dash)
+{
+	char vg[OP_NAME_CAP], lv[OP_NAME_CAP];
+
+	cr_assert_eq(mapper_split_lvm_name("vg0-disk", vg, lv), 0);
+	cr_assert_str_eq(vg, "vg0");
+	cr_assert_str_eq(lv, "disk");
+	cr_assert_eq(mapper_split_lvm_name("nova--ephemeral-a--b_disk", vg, lv), 0);
+	cr_assert_str_eq(vg, "nova-ephemeral");
+	cr_assert_str_eq(lv, "a-b_disk");
+}
+
+Test(dm_name, hidden_layers_and_non_lvm_names_refused)
+{
+	char vg[OP_NAME_CAP], lv[OP_NAME_CAP];
+	char longname[OP_NAME_CAP + 8];
+
+	cr_assert_eq(mapper_split_lvm_name("vg0-disk-real", vg, lv), -1, "a third part");
+	cr_assert_eq(mapper_split_lvm_name("nodash", vg, lv), -1);
+	cr_assert_eq(mapper_split_lvm_name("-disk", vg, lv), -1, "empty VG");
+	cr_assert_eq(mapper_split_lvm_name("vg0-", vg, lv), -1, "empty LV");
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	longname[3] = '-';
+	cr_assert_eq(mapper_split_lvm_name(longname, vg, lv), -1, "an LV name over the cap");
+}
