@@ -18,7 +18,7 @@ PYTHON := /usr/bin/python3
 BUILD_PKGS := build-essential pkg-config libcryptsetup-dev libseccomp-dev libcap-ng-dev \
 	libmsgpack-dev libcurl4-openssl-dev libjson-c-dev libssl-dev libdevmapper-dev
 TEST_PKGS := libcriterion-dev lvm2 python3-oslo.privsep python3-msgpack cryptsetup-bin \
-	user-mode-linux kmod valgrind
+	user-mode-linux kmod valgrind clang-format
 NOVA_PKGS := python3-nova
 FUZZ_PKGS := clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60
@@ -165,7 +165,7 @@ install: all
 	install -m 0644 README.rst LICENSE $(DESTDIR)$(DOCDIR)/
 
 format:
-	clang-format -i $(C_FILES)
+	clang-format -i $(FORMAT_FILES)
 
 clean:
 	rm -rf build

@@ -30,17 +30,16 @@
 #include <time.h>
 #include <unistd.h>
 
-
 #include "../protocol/utf8.h"
 #include "audit.h"
 #include "../protocol/version.h"
 #include "chain.h"
 
 #define AUDIT_DEFAULT_PATH "/var/log/ephcrypt/audit.log"
-#define AUDIT_TYPE_URI     "http://schemas.dmtf.org/cloud/audit/1.0/event"
-#define AUDIT_LINE_MAX     8192        /* a record, newline included, is shorter */
-#define AUDIT_TAIL_MAX     (64 * 1024) /* how far back audit_open looks for the last line */
-#define TRUNC_MARK         "...[truncated]"
+#define AUDIT_TYPE_URI	   "http://schemas.dmtf.org/cloud/audit/1.0/event"
+#define AUDIT_LINE_MAX	   8192	       /* a record, newline included, is shorter */
+#define AUDIT_TAIL_MAX	   (64 * 1024) /* how far back audit_open looks for the last line */
+#define TRUNC_MARK	   "...[truncated]"
 
 /*
  * Output budgets per string (escaped, quotes included). The peer's strings add
@@ -52,15 +51,15 @@
 #define CAP_MESSAGE 2048
 
 static struct {
-	int wfd, rfd;   /* append-only writer; reader for the tail (regular files only) */
-	bool regular;   /* a regular file: flock, fstat, fdatasync apply */
-	off_t end;      /* file size after our last record */
+	int wfd, rfd;	/* append-only writer; reader for the tail (regular files only) */
+	bool regular;	/* a regular file: flock, fstat, fdatasync apply */
+	off_t end;	/* file size after our last record */
 	int broken_err; /* the first failure, returned from then on */
 	char broken_why[512];
 	char prev[AUDIT_HASH_HEX];
 	char host[256];
 	char path[PATH_MAX];
-} lg = {.wfd = -1, .rfd = -1};
+} lg = { .wfd = -1, .rfd = -1 };
 
 static int __attribute__((format(printf, 4, 5)))
 fail(int err, char *why, size_t whylen, const char *fmt, ...)
@@ -230,8 +229,8 @@ make_uuid(char out[37])
 	b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
 	b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
 	sprintf(out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-	        b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-	        b[14], b[15]);
+		b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+		b[14], b[15]);
 	return 0;
 }
 
@@ -345,19 +344,19 @@ last_line(const char *buf, size_t n, bool whole, size_t *start, char *why, size_
 
 	if (buf[n - 1] != '\n')
 		return fail(
-		    EBADMSG, why, whylen,
-		    "corrupt tail: the last line is not newline-terminated (a torn write?); "
-		    "check the file with 'ephcrypt-audit verify' and move it aside");
+			EBADMSG, why, whylen,
+			"corrupt tail: the last line is not newline-terminated (a torn write?); "
+			"check the file with 'ephcrypt-audit verify' and move it aside");
 	while (i > 0 && buf[i - 1] != '\n')
 		i--;
 	if (i == 0 && !whole)
 		return fail(
-		    EFBIG, why, whylen,
-		    "corrupt tail: the last line is longer than %d bytes: not an audit record",
-		    AUDIT_TAIL_MAX);
+			EFBIG, why, whylen,
+			"corrupt tail: the last line is longer than %d bytes: not an audit record",
+			AUDIT_TAIL_MAX);
 	if (n - 1 - i < 2 || buf[i] != '{' || buf[n - 2] != '}')
 		return fail(EBADMSG, why, whylen,
-		            "corrupt tail: the last line is not a JSON object");
+			    "corrupt tail: the last line is not a JSON object");
 	*start = i;
 	return 0;
 }
@@ -411,9 +410,9 @@ resync(char *why, size_t whylen)
 		return 0;
 	if (st.st_size < lg.end)
 		return fail(EBADMSG, why, whylen,
-		            "shrank from %lld to %lld bytes since our last record "
-		            "(truncated, or records cut from its end)",
-		            (long long)lg.end, (long long)st.st_size);
+			    "shrank from %lld to %lld bytes since our last record "
+			    "(truncated, or records cut from its end)",
+			    (long long)lg.end, (long long)st.st_size);
 	return chain_from_tail(st.st_size, why, whylen);
 }
 
@@ -452,11 +451,11 @@ make_dir(const char *dir, char *why, size_t whylen)
 	ufd = open(up, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ufd < 0)
 		return fail(errno, why, whylen, "cannot create the directory %s: %s", dir,
-		            strerror(errno));
+			    strerror(errno));
 	if (mkdirat(ufd, name, 0700) < 0) {
 		if (errno != EEXIST) /* EEXIST: made meanwhile; open_dir checks it */
 			r = fail(errno, why, whylen, "cannot create the directory %s: %s", dir,
-			         strerror(errno));
+				 strerror(errno));
 	} else if (fsync(ufd) < 0) { /* the new entry must survive a crash */
 		r = fail(errno, why, whylen, "fsync of %s: %s", up, strerror(errno));
 	}
@@ -473,7 +472,7 @@ dir_open_failed(const char *dir, char *why, size_t whylen)
 	/* O_DIRECTORY|O_NOFOLLOW says ENOTDIR for a symlink; lstat only picks the message. */
 	if ((err == ENOTDIR || err == ELOOP) && lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
 		return fail(ELOOP, why, whylen,
-		            "the directory %s is a symbolic link; refusing to follow it", dir);
+			    "the directory %s is a symbolic link; refusing to follow it", dir);
 	return fail(err, why, whylen, "the directory %s: %s", dir, strerror(err));
 }
 
@@ -483,11 +482,11 @@ check_dir(const char *dir, const struct stat *st, char *why, size_t whylen)
 {
 	if (st->st_uid != 0)
 		return fail(EPERM, why, whylen, "the directory %s is owned by uid %u, not by root",
-		            dir, (unsigned)st->st_uid);
+			    dir, (unsigned)st->st_uid);
 	if (st->st_mode & 022)
 		return fail(EPERM, why, whylen,
-		            "the directory %s is writable by group or others (mode %04o)", dir,
-		            (unsigned)(st->st_mode & 07777));
+			    "the directory %s is writable by group or others (mode %04o)", dir,
+			    (unsigned)(st->st_mode & 07777));
 	return 0;
 }
 
@@ -523,13 +522,13 @@ check_file(const struct stat *st, char *why, size_t whylen)
 		return fail(EINVAL, why, whylen, "not a regular file");
 	if (st->st_uid != geteuid())
 		return fail(EPERM, why, whylen, "owned by uid %u, not by us (uid %u)",
-		            (unsigned)st->st_uid, (unsigned)geteuid());
+			    (unsigned)st->st_uid, (unsigned)geteuid());
 	if (st->st_mode & 022)
 		return fail(EPERM, why, whylen, "writable by group or others (mode %04o)",
-		            (unsigned)(st->st_mode & 07777));
+			    (unsigned)(st->st_mode & 07777));
 	if (st->st_nlink != 1)
 		return fail(EPERM, why, whylen, "%u hard links; an audit log must have exactly one",
-		            (unsigned)st->st_nlink);
+			    (unsigned)st->st_nlink);
 	return 0;
 }
 
@@ -611,7 +610,7 @@ open_files(int dfd, const char *base, char *why, size_t whylen)
 	if (flock(lg.wfd, LOCK_EX) < 0)
 		return fail(errno, why, whylen, "flock: %s", strerror(errno));
 	r = fstat(lg.wfd, &st) < 0 ? fail(errno, why, whylen, "fstat: %s", strerror(errno))
-	                           : chain_from_tail(st.st_size, why, whylen);
+				   : chain_from_tail(st.st_size, why, whylen);
 	flock(lg.wfd, LOCK_UN);
 	return r;
 }
@@ -723,10 +722,10 @@ write_locked(struct jw *w, char *linehash, char *why, size_t whylen)
 static void
 summary(const struct audit_event *ev, const char *id, const char *linehash, int r, const char *why)
 {
-	static const char *const keys[] = {" vg=", " lv=", " mapping=", " device="};
-	const char *vals[] = {ev->vg, ev->lv, ev->mapping, ev->device};
+	static const char *const keys[] = { " vg=", " lv=", " mapping=", " device=" };
+	const char *vals[] = { ev->vg, ev->lv, ev->mapping, ev->device };
 	char buf[2048];
-	struct jw w = {.buf = buf, .cap = sizeof(buf) - 1};
+	struct jw w = { .buf = buf, .cap = sizeof(buf) - 1 };
 
 	jw_fmt(&w, "id=%s action=", id);
 	jw_str(&w, ev->action, CAP_SHORT);
@@ -763,7 +762,7 @@ audit_record(const struct audit_event *ev)
 {
 	char buf[AUDIT_LINE_MAX], id[37] = "-", linehash[sizeof(lg.prev)] = "";
 	char why[sizeof(lg.broken_why)] = "";
-	struct jw w = {.buf = buf, .cap = sizeof(buf) - 1}; /* < 8 KiB, newline included */
+	struct jw w = { .buf = buf, .cap = sizeof(buf) - 1 }; /* < 8 KiB, newline included */
 	int r;
 
 	if (!ev || !ev->action)

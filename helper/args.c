@@ -59,9 +59,9 @@ type_ok(const struct param *p, const struct mp_value *v)
 static int
 bind_meta(struct call *c, const struct mp_value *key, const struct mp_value *val)
 {
-	char *dst = mp_str_eq(key, "request_id") ? c->request_id :
-		    mp_str_eq(key, "key_id")	 ? c->key_id :
-						   NULL;
+	char *dst = mp_str_eq(key, "request_id") ? c->request_id
+		    : mp_str_eq(key, "key_id")	 ? c->key_id
+						 : NULL;
 	size_t n;
 
 	if (!dst)
@@ -71,7 +71,8 @@ bind_meta(struct call *c, const struct mp_value *key, const struct mp_value *val
 				 (int)key->len, key->v.bytes);
 	n = val->len < META_ARG_MAX - 1 ? val->len : META_ARG_MAX - 1;
 	for (size_t k = 0; k < n; k++) /* printable ASCII only: it goes into a log */
-		dst[k] = val->v.bytes[k] >= 0x20 && val->v.bytes[k] < 0x7f ? (char)val->v.bytes[k] : '?';
+		dst[k] = val->v.bytes[k] >= 0x20 && val->v.bytes[k] < 0x7f ? (char)val->v.bytes[k]
+									   : '?';
 	dst[n] = '\0';
 	return 1;
 }
@@ -88,8 +89,9 @@ bind_kwarg(struct call *c, const struct entrypoint *ep, const struct mp_value *k
 		if (!mp_str_eq(key, ep->params[i].name))
 			continue;
 		if (c->arg[i])
-			return call_fail(c, EXC_TYPE, 0, "%s() got multiple values for argument '%s'",
-					 c->name, ep->params[i].name);
+			return call_fail(c, EXC_TYPE, 0,
+					 "%s() got multiple values for argument '%s'", c->name,
+					 ep->params[i].name);
 		c->arg[i] = val;
 		return 0;
 	}
@@ -106,12 +108,14 @@ args_bind(struct call *c, const struct entrypoint *ep)
 	uint32_t nargs = c->args->len;
 
 	if (nargs > ep->nparams)
-		return call_fail(c, EXC_TYPE, 0, "%s() takes %u positional arguments but %u were given",
-				 c->name, ep->nparams, nargs);
+		return call_fail(c, EXC_TYPE, 0,
+				 "%s() takes %u positional arguments but %u were given", c->name,
+				 ep->nparams, nargs);
 	for (uint32_t i = 0; i < nargs; i++)
 		c->arg[i] = &c->args->v.items[i];
 	for (uint32_t k = 0; k < c->kwargs->len; k++)
-		if (bind_kwarg(c, ep, &c->kwargs->v.items[2 * k], &c->kwargs->v.items[2 * k + 1]) < 0)
+		if (bind_kwarg(c, ep, &c->kwargs->v.items[2 * k], &c->kwargs->v.items[2 * k + 1]) <
+		    0)
 			return -1;
 	for (unsigned i = 0; i < ep->nparams; i++) {
 		const struct param *p = &ep->params[i];
@@ -145,8 +149,9 @@ arg_cstr(struct call *c, unsigned i, char *dst, size_t cap)
 	if (!v || v->type != MP_STR)
 		return call_fail(c, EXC_TYPE, 0, "%s() argument '%s' must be str", c->name, pname);
 	if (v->len >= cap)
-		return call_fail(c, EXC_VALUE, 0, "%s() argument '%s' is too long (%u bytes, limit %zu)",
-				 c->name, pname, v->len, cap - 1);
+		return call_fail(c, EXC_VALUE, 0,
+				 "%s() argument '%s' is too long (%u bytes, limit %zu)", c->name,
+				 pname, v->len, cap - 1);
 	if (memchr(v->v.bytes, '\0', v->len))
 		return call_fail(c, EXC_VALUE, 0, "%s() argument '%s' contains a NUL byte", c->name,
 				 pname);

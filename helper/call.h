@@ -21,20 +21,20 @@
 #include "ops/lvm.h"
 #include "ops/ops.h"
 
-#define MAX_PARAMS 8
-#define ERR_MSG_MAX OP_WHY_MAX
+#define MAX_PARAMS   8
+#define ERR_MSG_MAX  OP_WHY_MAX
 #define META_ARG_MAX 128 /* request_id, key_id: bytes kept, NUL included */
 
 /* Python exception classes the oslo.privsep client re-raises by name. */
-#define EXC_TYPE "builtins.TypeError"
-#define EXC_VALUE "builtins.ValueError"
-#define EXC_NAME "builtins.NameError"
-#define EXC_OS "builtins.OSError"
-#define EXC_NOENT "builtins.FileNotFoundError"
-#define EXC_EXIST "builtins.FileExistsError"
-#define EXC_PERM "builtins.PermissionError"
+#define EXC_TYPE     "builtins.TypeError"
+#define EXC_VALUE    "builtins.ValueError"
+#define EXC_NAME     "builtins.NameError"
+#define EXC_OS	     "builtins.OSError"
+#define EXC_NOENT    "builtins.FileNotFoundError"
+#define EXC_EXIST    "builtins.FileExistsError"
+#define EXC_PERM     "builtins.PermissionError"
 #define EXC_PROTOCOL "oslo_privsep.daemon.ProtocolError"
-#define EXC_PROCESS "oslo_concurrency.processutils.ProcessExecutionError"
+#define EXC_PROCESS  "oslo_concurrency.processutils.ProcessExecutionError"
 
 struct options {
 	int fd;		       /* --fd: serve an inherited socket */
@@ -82,7 +82,7 @@ struct call {
 	const struct options *opt;
 	const struct ucred *peer;
 	char request_id[META_ARG_MAX]; /* caller's correlation id, for the audit log */
-	char key_id[META_ARG_MAX];     /* caller's key reference (e.g. Barbican UUID), never the key */
+	char key_id[META_ARG_MAX]; /* caller's key reference (e.g. Barbican UUID), never the key */
 	struct target t;
 	char rule[160]; /* policy rule that allowed or refused the call */
 	bool denied;

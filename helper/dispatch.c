@@ -105,7 +105,9 @@ record(struct call *c, int rc, uint64_t t0)
 {
 	struct audit_event ev = {
 		.action = c->name,
-		.outcome = rc == 0 ? AUDIT_SUCCESS : c->denied ? AUDIT_DENIED : AUDIT_FAILURE,
+		.outcome = rc == 0     ? AUDIT_SUCCESS
+			   : c->denied ? AUDIT_DENIED
+				       : AUDIT_FAILURE,
 		.uid = c->peer->uid,
 		.gid = c->peer->gid,
 		.pid = c->peer->pid,
@@ -154,8 +156,10 @@ dispatch_call(const struct ps_msg *m, struct mp_buf *out, const struct options *
 	else
 		rc = run(&c, ep);
 	if ((!ep || !(ep->flags & EP_NO_AUDIT)) && record(&c, rc, t0) < 0 && rc == 0)
-		rc = call_oserror(&c, EIO, "%s was performed but could not be recorded in the "
-				  "audit log; further requests are refused", c.name);
+		rc = call_oserror(&c, EIO,
+				  "%s was performed but could not be recorded in the "
+				  "audit log; further requests are refused",
+				  c.name);
 	if (rc == 0 && ps_ret_raw(out, m->msgid, ret.data, ret.len) != 0)
 		rc = call_oserror(&c, EMSGSIZE, "%s(): reply too large", c.name);
 	if (rc != 0) {

@@ -127,10 +127,11 @@ guard_dev_path(struct call *c, const char *path)
 		if (p[1] == '/' || p[1] == '\0' ||
 		    (p[1] == '.' && (p[2] == '/' || p[2] == '\0' ||
 				     (p[2] == '.' && (p[3] == '/' || p[3] == '\0')))))
-			return call_oserror(c, EACCES,
-					    "device '%s' is not a plain path under /dev (no '.', '..' "
-					 "or empty parts)",
-					 path);
+			return call_oserror(
+				c, EACCES,
+				"device '%s' is not a plain path under /dev (no '.', '..' "
+				"or empty parts)",
+				path);
 	return 0;
 }
 

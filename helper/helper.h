@@ -8,7 +8,10 @@
 #define REPLY_MAX (8u << 20) /* a reply's own bytes; the msgid echoed comes on top */
 
 /* A table row: the wire name, EP_* flags, the parameters and the handler. */
-#define EP(name, flags, params, fn) { name, flags, params, sizeof(params) / sizeof(params[0]), fn }
+#define EP(name, flags, params, fn)                                                                \
+	{                                                                                          \
+		name, flags, params, sizeof(params) / sizeof(params[0]), fn                        \
+	}
 
 /* native.c: ephcrypt.*; nova.c: Nova 26's own storage entrypoints */
 extern const struct entrypoint native_entrypoints[];

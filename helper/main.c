@@ -70,8 +70,7 @@ standard_fds(void)
 			_exit(1);
 }
 
-static void __attribute__((noreturn))
-usage(int status)
+static void __attribute__((noreturn)) usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 		"usage: ephcrypt-helper --fd N [options]\n"
@@ -283,7 +282,8 @@ send_log(int fd, const char *msg)
 	struct mp_buf b;
 
 	mp_buf_init(&b, LOG_FRAME_MAX);
-	if (ps_log(&b, "ephcrypt", LOG_LEVEL_INFO, msg) == 0 && write(fd, b.data, b.len) != (ssize_t)b.len)
+	if (ps_log(&b, "ephcrypt", LOG_LEVEL_INFO, msg) == 0 &&
+	    write(fd, b.data, b.len) != (ssize_t)b.len)
 		errx(1, "cannot write to the channel");
 	mp_buf_free(&b);
 }

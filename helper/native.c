@@ -135,7 +135,8 @@ ep_lv_create(struct call *c)
 	struct lv_info li;
 	uint64_t size;
 
-	if (vg_lv_args(c) < 0 || arg_u64(c, 2, 1, MAX_LV_SIZE, &size) < 0 || create_lv(c, size, &li) < 0)
+	if (vg_lv_args(c) < 0 || arg_u64(c, 2, 1, MAX_LV_SIZE, &size) < 0 ||
+	    create_lv(c, size, &li) < 0)
 		return -1;
 	mp_put_map(c->ret, 2);
 	put_kstr(c->ret, "path", li.path);
@@ -209,8 +210,9 @@ parse_option(struct call *c, const struct mp_value *k, const struct mp_value *v,
 {
 	if (mp_str_eq(k, "sector_size")) {
 		if (v->type != MP_UINT || v->v.u < 512 || v->v.u > 4096 || (v->v.u & (v->v.u - 1)))
-			return call_fail(c, EXC_VALUE, EINVAL,
-					 "option 'sector_size' must be a power of two in 512..4096");
+			return call_fail(
+				c, EXC_VALUE, EINVAL,
+				"option 'sector_size' must be a power of two in 512..4096");
 		r->sector_size = (unsigned)v->v.u;
 		return 0;
 	}
@@ -394,8 +396,8 @@ ep_disk_create(struct call *c)
 	struct lv_info li;
 	uint64_t size;
 
-	if (vg_lv_args(c) < 0 || arg_u64(c, 2, 1, MAX_LV_SIZE, &size) < 0 || mapping_for_lv(c) < 0 ||
-	    crypt_args(c, 3, &r) < 0)
+	if (vg_lv_args(c) < 0 || arg_u64(c, 2, 1, MAX_LV_SIZE, &size) < 0 ||
+	    mapping_for_lv(c) < 0 || crypt_args(c, 3, &r) < 0)
 		return -1;
 	if (mapper_exists(c->t.mapping))
 		return call_oserror(c, EEXIST, "mapping '%s' already exists", c->t.mapping);
@@ -432,8 +434,10 @@ ep_disk_destroy(struct call *c)
 }
 
 static const struct param p_vg[] = { { "vg", P_STR, false, false } };
-static const struct param p_vg_lv[] = { { "vg", P_STR, false, false }, { "lv", P_STR, false, false } };
-static const struct param p_lv_create[] = { { "vg", P_STR, false, false }, { "lv", P_STR, false, false },
+static const struct param p_vg_lv[] = { { "vg", P_STR, false, false },
+					{ "lv", P_STR, false, false } };
+static const struct param p_lv_create[] = { { "vg", P_STR, false, false },
+					    { "lv", P_STR, false, false },
 					    { "size", P_INT, false, false } };
 static const struct param p_name[] = { { "name", P_STR, false, false } };
 static const struct param p_crypt_open[] = {
@@ -442,8 +446,8 @@ static const struct param p_crypt_open[] = {
 	{ "key", P_BIN, false, false },	   { "options", P_MAP, true, true },
 };
 static const struct param p_disk_create[] = {
-	{ "vg", P_STR, false, false },	   { "lv", P_STR, false, false },
-	{ "size", P_INT, false, false },   { "cipher", P_STR, false, false },
+	{ "vg", P_STR, false, false },	     { "lv", P_STR, false, false },
+	{ "size", P_INT, false, false },     { "cipher", P_STR, false, false },
 	{ "key_size", P_INT, false, false }, { "key", P_BIN, false, false },
 	{ "options", P_MAP, true, true },
 };

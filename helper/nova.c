@@ -129,8 +129,10 @@ static int
 ep_vginfo(struct call *c)
 {
 	char vg[160];
-	const char *argv[] = { "vgs", "--noheadings", "--nosuffix", "--separator", "|", "--units",
-			       "b", "-o", "vg_size,vg_free", vg, NULL };
+	const char *argv[] = {
+		"vgs", "--noheadings",	  "--nosuffix", "--separator", "|", "--units", "b",
+		"-o",  "vg_size,vg_free", vg,		NULL
+	};
 
 	return vg_arg_nova(c, 0, vg, sizeof(vg)) < 0 ? -1 : report(c, argv, 3, false, NULL);
 }
@@ -179,8 +181,8 @@ ep_lvcreate(struct call *c)
 	 * would also make a thin pool named lvolN, outside the policy, that
 	 * outlives the LV.  A snapshot's hidden origin goes with it.
 	 */
-	const char *sparse[] = { "lvcreate", "--yes", "--type", "snapshot", "-L", pre,
-				 "--virtualsize", sz, "-n", c->t.lv, c->t.vg, NULL };
+	const char *sparse[] = { "lvcreate",	  "--yes", "--type", "snapshot", "-L",	  pre,
+				 "--virtualsize", sz,	   "-n",     c->t.lv,	 c->t.vg, NULL };
 
 	if (arg_u64(c, 0, 1, UINT64_C(1) << 60, &size) < 0 ||
 	    arg_cstr(c, 1, c->t.lv, sizeof(c->t.lv)) < 0 ||
@@ -305,8 +307,8 @@ static int
 ep_dmcrypt_create(struct call *c)
 {
 	char ks[32], cip[80];
-	const char *argv[] = { "cryptsetup", "create", c->t.mapping, c->t.device, cip, ks,
-			       "--key-file=-", NULL };
+	const char *argv[] = { "cryptsetup", "create", c->t.mapping,   c->t.device,
+			       cip,	     ks,       "--key-file=-", NULL };
 	const struct mp_value *key = NULL;
 	struct dmcrypt_req r = { .name = c->t.mapping, .sector_size = DMCRYPT_SECTOR_DEFAULT };
 	struct op_error e;
@@ -315,7 +317,8 @@ ep_dmcrypt_create(struct call *c)
 
 	if (arg_cstr(c, 0, c->t.mapping, sizeof(c->t.mapping)) < 0 ||
 	    arg_cstr(c, 1, c->t.device, sizeof(c->t.device)) < 0 ||
-	    arg_cstr(c, 2, c->t.cipher, sizeof(c->t.cipher)) < 0 || arg_u64(c, 3, 8, 4096, &bits) < 0)
+	    arg_cstr(c, 2, c->t.cipher, sizeof(c->t.cipher)) < 0 ||
+	    arg_u64(c, 3, 8, 4096, &bits) < 0)
 		return -1;
 	key = arg_get(c, 4);
 	snprintf(cip, sizeof(cip), "--cipher=%s", c->t.cipher);
@@ -393,8 +396,7 @@ const struct entrypoint nova_entrypoints[] = {
 	EP("nova.privsep.fs.lvcreate", 0, p_lvcreate, ep_lvcreate),
 	EP("nova.privsep.fs.lvremove", 0, p_path, ep_lvremove),
 	EP("nova.privsep.fs.clear", 0, p_clear, ep_clear),
-	EP("nova.privsep.libvirt.dmcrypt_create_volume", 0, p_dmcrypt_create,
-	   ep_dmcrypt_create),
+	EP("nova.privsep.libvirt.dmcrypt_create_volume", 0, p_dmcrypt_create, ep_dmcrypt_create),
 	EP("nova.privsep.libvirt.dmcrypt_delete_volume", 0, p_target, ep_dmcrypt_delete),
 };
 const size_t nova_entrypoints_len = sizeof(nova_entrypoints) / sizeof(nova_entrypoints[0]);

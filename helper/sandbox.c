@@ -107,8 +107,8 @@ remount_bind(const char *path, bool rdonly)
 {
 	static const struct {
 		unsigned long st, ms;
-	} same[] = { { ST_NOSUID, MS_NOSUID },	   { ST_NODEV, MS_NODEV },
-		     { ST_NOEXEC, MS_NOEXEC },	   { ST_NOATIME, MS_NOATIME },
+	} same[] = { { ST_NOSUID, MS_NOSUID },	       { ST_NODEV, MS_NODEV },
+		     { ST_NOEXEC, MS_NOEXEC },	       { ST_NOATIME, MS_NOATIME },
 		     { ST_NODIRATIME, MS_NODIRATIME }, { ST_RELATIME, MS_RELATIME } };
 	unsigned long flags = MS_REMOUNT | MS_BIND | (rdonly ? MS_RDONLY : 0);
 	struct statvfs sv;
@@ -262,8 +262,8 @@ set_securebits(unsigned long bits, const char *what)
 		err(1, "sandbox: PR_SET_SECUREBITS (%s)", what);
 }
 
-#define SECBITS_NOROOT                                                                      \
-	(SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |                    \
+#define SECBITS_NOROOT                                                                             \
+	(SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |                           \
 	 SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS | SECBIT_KEEP_CAPS_LOCKED)
 
 static void
@@ -317,7 +317,8 @@ add_groups(scmp_filter_ctx ctx)
 		int nr = seccomp_syscall_resolve_name(sandbox_errno[k].name);
 
 		if (nr != __NR_SCMP_ERROR &&
-		    seccomp_rule_add(ctx, SCMP_ACT_ERRNO((uint32_t)sandbox_errno[k].err), nr, 0) < 0)
+		    seccomp_rule_add(ctx, SCMP_ACT_ERRNO((uint32_t)sandbox_errno[k].err), nr, 0) <
+			    0)
 			errx(1, "sandbox: cannot add errno rule for %s", sandbox_errno[k].name);
 	}
 }

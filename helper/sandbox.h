@@ -8,7 +8,8 @@
 
 #include <seccomp.h>
 
-/* A debug build logs what the filter would kill instead (OpenSSH's SANDBOX_SECCOMP_FILTER_DEBUG). */
+/* A debug build logs what the filter would kill instead (OpenSSH's SANDBOX_SECCOMP_FILTER_DEBUG).
+ */
 #ifdef EPHCRYPT_SECCOMP_DEBUG
 #define SANDBOX_DEFAULT_ACTION SCMP_ACT_LOG
 #else

@@ -18,90 +18,32 @@
 #include "sandbox.h"
 
 static const char *const basic_io[] = {
-	"close",
-	"close_range",
-	"dup",
-	"dup2",
-	"dup3",
-	"fcntl",
-	"lseek",
-	"pipe",
-	"pipe2",
-	"poll",
-	"ppoll",
-	"pread64",
-	"pselect6",
-	"pwrite64",
-	"read",
-	"readv",
-	"select",
-	"write",
-	"writev",
-	NULL,
+	"close", "close_range", "dup",	  "dup2",  "dup3",    "fcntl",	  "lseek",
+	"pipe",	 "pipe2",	"poll",	  "ppoll", "pread64", "pselect6", "pwrite64",
+	"read",	 "readv",	"select", "write", "writev",  NULL,
 };
 
 static const char *const files[] = {
-	"access",
-	"chdir",
-	"chmod",
-	"chown",     /* libdevmapper, without udev: the /dev/mapper node's group */
-	"faccessat",
-	"faccessat2",
-	"fadvise64",
-	"fchdir",
-	"fchmod",
-	"fchmodat",
-	"fchown",
-	"fchownat",
-	"fdatasync", /* the audit record reaches the disk before the reply */
-	"flock",     /* LVM's metadata locks */
-	"fstat",
-	"fstatfs",
-	"fsync",
-	"ftruncate",
-	"getcwd",
-	"getdents64",
-	"link", /* LVM's metadata archive */
-	"linkat",
-	"lstat",
-	"mkdir",
-	"mkdirat",
-	"mknod",     /* libdevmapper, without udev: /dev/mapper nodes */
-	"mknodat",
-	"newfstatat",
-	"open",
-	"openat",
-	"readlink",
-	"readlinkat",
-	"rename",
-	"renameat",
-	"renameat2",
-	"rmdir",
-	"stat",
-	"statfs",
-	"statx",
-	"symlink",   /* LVM's /dev/<vg>/<lv> links */
-	"symlinkat",
-	"umask",
-	"unlink",
-	"unlinkat",
-	"utimensat",
-	NULL,
+	"access",    "chdir",	   "chmod",	"chown", /* libdevmapper, without udev: the
+							    /dev/mapper node's group */
+	"faccessat", "faccessat2", "fadvise64", "fchdir",    "fchmod",	  "fchmodat",
+	"fchown",    "fchownat",   "fdatasync", /* the audit record reaches the disk before the
+						   reply */
+	"flock",				/* LVM's metadata locks */
+	"fstat",     "fstatfs",	   "fsync",	"ftruncate", "getcwd",	  "getdents64",
+	"link",							      /* LVM's metadata archive */
+	"linkat",    "lstat",	   "mkdir",	"mkdirat",   "mknod", /* libdevmapper, without udev:
+									 /dev/mapper nodes */
+	"mknodat",   "newfstatat", "open",	"openat",    "readlink",  "readlinkat",
+	"rename",    "renameat",   "renameat2", "rmdir",     "stat",	  "statfs",
+	"statx",     "symlink", /* LVM's /dev/<vg>/<lv> links */
+	"symlinkat", "umask",	   "unlink",	"unlinkat",  "utimensat", NULL,
 };
 
 static const char *const memory[] = {
-	"brk",
-	"madvise",
-	"mlock",
-	"mlock2",
-	"mlockall",   /* keys never swapped; LVM locks itself during activation */
-	"mmap",
-	"mprotect",
-	"mremap",
-	"munlock",
-	"munlockall",
-	"munmap",
-	NULL,
+	"brk",	"madvise",  "mlock",  "mlock2",	 "mlockall", /* keys never swapped; LVM locks itself
+								during activation */
+	"mmap", "mprotect", "mremap", "munlock", "munlockall", "munmap", NULL,
 };
 
 static const char *const process[] = {
@@ -145,51 +87,25 @@ static const char *const process[] = {
 
 static const char *const signals[] = {
 	"restart_syscall", /* poll/nanosleep resumed after SIGSTOP and SIGCONT */
-	"rt_sigaction",
-	"rt_sigprocmask",
-	"rt_sigreturn",
-	"rt_sigtimedwait",
-	"sigaltstack",
-	NULL,
+	"rt_sigaction",	   "rt_sigprocmask", "rt_sigreturn", "rt_sigtimedwait", "sigaltstack", NULL,
 };
 
 static const char *const timing[] = {
-	"clock_getres",
-	"clock_gettime",
-	"clock_nanosleep",
-	"gettimeofday",
-	"nanosleep",
-	"time",
+	"clock_getres", "clock_gettime", "clock_nanosleep", "gettimeofday", "nanosleep", "time",
 	NULL,
 };
 
 static const char *const socket_io[] = {
 	"connect", /* syslog's /dev/log (socket() itself is pinned to AF_UNIX) */
-	"getpeername",
-	"getsockname",
-	"getsockopt",
-	"recvfrom",
-	"recvmsg",
-	"sendmmsg",
-	"sendmsg",
-	"sendto",
-	"setsockopt",
-	"shutdown",
-	NULL,
+	"getpeername", "getsockname", "getsockopt", "recvfrom", "recvmsg", "sendmmsg",
+	"sendmsg",     "sendto",      "setsockopt", "shutdown", NULL,
 };
 
 static const char *const dm_lvm[] = {
-	"getrandom",
-	"io_destroy", /* LVM scans devices with libaio */
-	"io_getevents",
-	"io_setup",
-	"io_submit",
-	"semctl", /* libdevmapper's udev cookies are SysV semaphores */
-	"semget",
-	"semop",
-	"semtimedop",
-	"sync",
-	NULL,
+	"getrandom",	"io_destroy",			      /* LVM scans devices with libaio */
+	"io_getevents", "io_setup",   "io_submit",  "semctl", /* libdevmapper's udev cookies are
+								 SysV semaphores */
+	"semget",	"semop",      "semtimedop", "sync",   NULL,
 };
 
 const struct syscall_group sandbox_groups[] = {
@@ -210,10 +126,10 @@ const struct syscall_errno sandbox_errno[] = {
 };
 const size_t sandbox_errno_len = sizeof(sandbox_errno) / sizeof(sandbox_errno[0]);
 
-#define RULE(ctx, action, name, ...)                                                        \
-	do {                                                                                \
-		if (seccomp_rule_add(ctx, action, SCMP_SYS(name), __VA_ARGS__) < 0)         \
-			errx(1, "sandbox: cannot add the rule for " #name);                 \
+#define RULE(ctx, action, name, ...)                                                               \
+	do {                                                                                       \
+		if (seccomp_rule_add(ctx, action, SCMP_SYS(name), __VA_ARGS__) < 0)                \
+			errx(1, "sandbox: cannot add the rule for " #name);                        \
 	} while (0)
 
 /* An ioctl number's type byte (_IOC_TYPE), and the types and requests allowed. */
@@ -223,7 +139,7 @@ const size_t sandbox_errno_len = sizeof(sandbox_errno) / sizeof(sandbox_errno[0]
 #define BLOCK_IOCTL_TYPE  0x12 /* BLKGETSIZE64 and friends (linux/fs.h) */
 #define FLOPPY_IOCTL_TYPE 0x02 /* FDGETFDCSTAT (linux/fd.h) */
 
-#define IOCTL_RULE(ctx, action, mask, value)                                                \
+#define IOCTL_RULE(ctx, action, mask, value)                                                       \
 	RULE(ctx, action, ioctl, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, mask, value))
 
 /* ioctl: device-mapper, block devices, and two terminal queries. */
@@ -241,8 +157,8 @@ ioctl_rules(scmp_filter_ctx ctx)
 void
 sandbox_add_arg_rules(scmp_filter_ctx ctx)
 {
-	static const int prctl_ok[] = { PR_GET_DUMPABLE, PR_SET_NAME,	       PR_GET_NAME,
-					PR_CAPBSET_READ, PR_GET_SECUREBITS,    PR_GET_NO_NEW_PRIVS,
+	static const int prctl_ok[] = { PR_GET_DUMPABLE, PR_SET_NAME,	    PR_GET_NAME,
+					PR_CAPBSET_READ, PR_GET_SECUREBITS, PR_GET_NO_NEW_PRIVS,
 					PR_CAP_AMBIENT,	 PR_SET_VMA };
 
 	ioctl_rules(ctx);
@@ -252,9 +168,9 @@ sandbox_add_arg_rules(scmp_filter_ctx ctx)
 	RULE(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), socket, 1, SCMP_A0(SCMP_CMP_EQ, AF_ALG));
 	/* Threads and fork only: no new namespaces. */
 	RULE(ctx, SCMP_ACT_ALLOW, clone, 1,
-	     SCMP_A0(SCMP_CMP_MASKED_EQ, (uint64_t)(CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID |
-						    CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS |
-						    CLONE_NEWCGROUP),
+	     SCMP_A0(SCMP_CMP_MASKED_EQ,
+		     (uint64_t)(CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET |
+				CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP),
 		     0));
 	/*
 	 * kill: a timed-out lvm child, by its pid. Never -1 (every process) nor a

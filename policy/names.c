@@ -15,17 +15,18 @@ static const char charset[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvw
 
 /* Directories and files udev and the kernel put in /dev: /dev/<vg> would clash. */
 static const char *const dev_reserved[] = {
-	"block", "bus", "char", "cpu", "disk", "dri", "fd", "hugepages",
-	"input", "mapper", "mqueue", "net", "pts", "shm", "snd",
+	"block", "bus",	   "char",   "cpu", "disk", "dri", "fd",  "hugepages",
+	"input", "mapper", "mqueue", "net", "pts",  "shm", "snd",
 };
 
 /* lvm2 names its sub-volumes with these; a user LV containing one confuses it. */
 static const char *const lv_reserved[] = {
-	"_cdata", "_cmeta", "_corig", "_cpool", "_cvol", "_imeta", "_iorig", "_mimage", "_mlog",
-	"_pmspare", "_rimage", "_rmeta", "_tdata", "_tmeta", "_vdata", "_vorigin", "_wcorig",
+	"_cdata", "_cmeta",  "_corig", "_cpool",   "_cvol",   "_imeta",
+	"_iorig", "_mimage", "_mlog",  "_pmspare", "_rimage", "_rmeta",
+	"_tdata", "_tmeta",  "_vdata", "_vorigin", "_wcorig",
 };
 
-static const char *const lv_prefixes[] = {"pvmove", "snapshot"};
+static const char *const lv_prefixes[] = { "pvmove", "snapshot" };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 

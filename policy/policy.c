@@ -20,16 +20,16 @@
 #include "policy.h"
 
 #define LINE_MAX_LEN 1024
-#define MAX_WORDS 5 /* one more than any directive takes, to show the garbage */
-#define MAX_RULES 64 /* per section */
-#define MAX_LIST 16  /* values in one comma-separated list */
+#define MAX_WORDS    5	/* one more than any directive takes, to show the garbage */
+#define MAX_RULES    64 /* per section */
+#define MAX_LIST     16 /* values in one comma-separated list */
 #define MAX_KEY_BITS 1024
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define NELEM(a)     (sizeof(a) / sizeof((a)[0]))
 
 enum section { S_NONE, S_CALLERS, S_VGS, S_VOLUMES, S_MAPPINGS, S_CRYPTO, S_UNKNOWN };
 
 static const char *const sections[] = {
-	[S_NONE] = "", [S_CALLERS] = "callers", [S_VGS] = "volume-groups",
+	[S_NONE] = "",		 [S_CALLERS] = "callers",   [S_VGS] = "volume-groups",
 	[S_VOLUMES] = "volumes", [S_MAPPINGS] = "mappings", [S_CRYPTO] = "crypto",
 };
 
@@ -108,8 +108,7 @@ struct directive {
 };
 
 /* Print one error; returns -1 so that callers can "return perr(...)". */
-static int __attribute__((format(printf, 2, 3)))
-perr(struct parser *ps, const char *fmt, ...)
+static int __attribute__((format(printf, 2, 3))) perr(struct parser *ps, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -212,8 +211,10 @@ d_vg(struct parser *ps, const struct directive *d, char **w)
 	if (!keyword(ps, d, w[2], "max-lv-size") || full(ps, ps->p->nvgs))
 		return -1;
 	if (parse_size(w[3], &r->max) < 0 || r->max == 0)
-		return perr(ps, "bad size '%s' (expected a number > 0 with an optional K, M, G, T "
-				"or P suffix)", show(w[3], b));
+		return perr(ps,
+			    "bad size '%s' (expected a number > 0 with an optional K, M, G, T "
+			    "or P suffix)",
+			    show(w[3], b));
 	snprintf(r->name, sizeof(r->name), "%s", w[1]);
 	r->line = ps->line;
 	ps->p->nvgs++;
@@ -276,7 +277,7 @@ pattern_cost(const char *s)
 {
 	/* Per open group: the alternatives done, the one being read, its last atom. */
 	uint64_t done[LINE_MAX_LEN + 1] = { 0 }, seq[LINE_MAX_LEN + 1] = { 0 },
-		 last[LINE_MAX_LEN + 1] = { 0 };
+				     last[LINE_MAX_LEN + 1] = { 0 };
 	unsigned d = 0;
 
 	for (; *s; s++) {
@@ -328,8 +329,10 @@ compile(struct parser *ps, regex_t *re, const char *core, char *buf, size_t cap)
 	int rc;
 
 	if (pattern_cost(core) > PATTERN_COST_MAX)
-		return perr(ps, "bad pattern '%s': too complex (its repetitions expand to over %d "
-				"elements)", show(core, b), PATTERN_COST_MAX);
+		return perr(ps,
+			    "bad pattern '%s': too complex (its repetitions expand to over %d "
+			    "elements)",
+			    show(core, b), PATTERN_COST_MAX);
 	snprintf(buf, cap, "(%s", core);
 	if ((rc = regcomp(re, core, REG_EXTENDED | REG_NOSUB)) == 0) {
 		regfree(re);
@@ -427,8 +430,10 @@ d_cipher(struct parser *ps, const struct directive *d, char **w)
 	int i, nk;
 
 	if (!ciphername(w[1]))
-		return perr(ps, "bad cipher '%s' (expected CIPHER-MODE in [a-z0-9:-], such as "
-				"aes-xts-plain64)", show(w[1], b));
+		return perr(ps,
+			    "bad cipher '%s' (expected CIPHER-MODE in [a-z0-9:-], such as "
+			    "aes-xts-plain64)",
+			    show(w[1], b));
 	if ((dup = findcipher(ps->p, w[1])) != NULL)
 		return perr(ps, "duplicate cipher '%s' (first at line %u)", w[1], dup->line);
 	if (!keyword(ps, d, w[2], "key-sizes") || full(ps, ps->p->nciphers) ||
@@ -519,7 +524,8 @@ directive(struct parser *ps, char **w, int n)
 	if (n > d->maxw)
 		return perr(ps, "trailing garbage '%s' (usage: %s)", show(w[d->maxw], b), d->usage);
 	if (d->set >= 0 && ps->p->setline[d->set])
-		return perr(ps, "duplicate '%s' (first at line %u)", d->name, ps->p->setline[d->set]);
+		return perr(ps, "duplicate '%s' (first at line %u)", d->name,
+			    ps->p->setline[d->set]);
 	if (d->fn(ps, d, w) < 0)
 		return -1;
 	if (d->set >= 0)
@@ -693,7 +699,7 @@ verdict(const struct policy *p, unsigned line, int rc, struct verdict *v, const 
 	return rc;
 }
 
-#define allow(p, line, v) verdict(p, line, 0, v, "%s", "")
+#define allow(p, line, v)     verdict(p, line, 0, v, "%s", "")
 #define deny(p, line, v, ...) verdict(p, line, -1, v, __VA_ARGS__)
 
 static int
@@ -766,7 +772,8 @@ policy_lv_size(const struct policy *p, const char *vg, uint64_t bytes, struct ve
 	r = findvg(p, vg);
 	if (bytes > r->max)
 		return deny(p, r->line, v, "LV size %llu exceeds the largest allowed (%llu, %s:%u)",
-			    (unsigned long long)bytes, (unsigned long long)r->max, p->base, r->line);
+			    (unsigned long long)bytes, (unsigned long long)r->max, p->base,
+			    r->line);
 	return allow(p, r->line, v);
 }
 

@@ -20,16 +20,11 @@
 struct policy;
 
 struct verdict {
-	char rule[160]; /* "file:line" of the rule that decided, or "default deny" */
+	char rule[160];		/* "file:line" of the rule that decided, or "default deny" */
 	char why[NAME_WHY_MAX]; /* on refusal: the message for PermissionError */
 };
 
-enum policy_flag {
-	PF_ALLOW_DISCARDS,
-	PF_NO_READ_WORKQUEUE,
-	PF_NO_WRITE_WORKQUEUE,
-	PF_COUNT
-};
+enum policy_flag { PF_ALLOW_DISCARDS, PF_NO_READ_WORKQUEUE, PF_NO_WRITE_WORKQUEUE, PF_COUNT };
 
 /* The dm-crypt table spelling of a flag ("allow_discards"), as callers and status name it. */
 const char *policy_flag_name(enum policy_flag f);

@@ -20,9 +20,9 @@
 #include <msgpack/pack.h>
 
 #define MP_DEFAULT_MAX_MESSAGE (1u << 20) /* 1 MiB */
-#define MP_DEFAULT_MAX_ITEMS (1u << 16)
-#define MP_MAX_DEPTH 32
-#define MP_MAX_MSGID 255 /* raw encoded bytes of a msgid we will echo */
+#define MP_DEFAULT_MAX_ITEMS   (1u << 16)
+#define MP_MAX_DEPTH	       32
+#define MP_MAX_MSGID	       255 /* raw encoded bytes of a msgid we will echo */
 
 enum mp_type {
 	MP_NIL,
@@ -44,20 +44,20 @@ struct mp_value {
 		int64_t i;
 		uint64_t u;
 		double f;
-		const uint8_t *bytes; /* STR/BIN: points into the frame, not NUL-terminated */
+		const uint8_t *bytes;	/* STR/BIN: points into the frame, not NUL-terminated */
 		struct mp_value *items; /* ARRAY: len items; MAP: key, value, key, value ... */
 	} v;
 };
 
 enum mp_status {
 	MP_OK = 0,
-	MP_NEED_MORE,	   /* no complete message yet */
-	MP_EOF,		   /* clean end of stream between messages */
-	MP_E_TRUNCATED,	   /* end of stream inside a message */
-	MP_E_TOO_BIG,	   /* message over max_message bytes */
-	MP_E_TOO_DEEP,	   /* nesting over max_depth */
-	MP_E_TOO_MANY,	   /* more than max_items items */
-	MP_E_BAD_BYTE,	   /* 0xc1 or an ext type: nothing the Python side sends */
+	MP_NEED_MORE,	/* no complete message yet */
+	MP_EOF,		/* clean end of stream between messages */
+	MP_E_TRUNCATED, /* end of stream inside a message */
+	MP_E_TOO_BIG,	/* message over max_message bytes */
+	MP_E_TOO_DEEP,	/* nesting over max_depth */
+	MP_E_TOO_MANY,	/* more than max_items items */
+	MP_E_BAD_BYTE,	/* 0xc1 or an ext type: nothing the Python side sends */
 	MP_E_NOMEM,
 };
 

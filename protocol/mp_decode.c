@@ -8,7 +8,7 @@
 #define READ_CHUNK_MIN 4096
 
 struct hdr {
-	uint8_t size;	  /* header bytes */
+	uint8_t size; /* header bytes */
 	enum mp_type type;
 	uint64_t payload; /* STR/BIN bytes after the header */
 	uint64_t count;	  /* child items: array items, or 2 x map pairs */
@@ -374,7 +374,8 @@ scan_item(struct mp_reader *r)
 		return MP_OK; /* the same item is read again, in discard mode */
 	}
 	/* Items declared so far, read or not: the decoded tree's size, known in advance. */
-	if (h.payload > r->lim.max_message - r->pos - h.size || h.count > r->lim.max_items - r->declared) {
+	if (h.payload > r->lim.max_message - r->pos - h.size ||
+	    h.count > r->lim.max_items - r->declared) {
 		start_discard(r, h.count ? MP_E_TOO_MANY : MP_E_TOO_BIG);
 		return MP_OK;
 	}
@@ -438,9 +439,7 @@ build(const uint8_t *p, struct mp_value *v, struct mp_value **next)
 	p += h.size;
 	switch (h.type) {
 	case MP_STR:
-	case MP_BIN:
-		v->v.bytes = p;
-		return p + h.len;
+	case MP_BIN: v->v.bytes = p; return p + h.len;
 	case MP_ARRAY:
 	case MP_MAP:
 		v->v.items = *next;

@@ -44,10 +44,8 @@ parse_body(const struct mp_value *body, struct ps_msg *m)
 
 	switch (m->kind) {
 	case PS_PING:
-	case PS_PONG:
-		return body->len == 1 ? PS_OK : PS_E_SHAPE;
-	case PS_CALL:
-		return parse_call(body, m);
+	case PS_PONG: return body->len == 1 ? PS_OK : PS_E_SHAPE;
+	case PS_CALL: return parse_call(body, m);
 	case PS_RET:
 	case PS_LOG:
 		if (body->len != 2 || (m->kind == PS_LOG && it[1].type != MP_MAP))
@@ -60,8 +58,7 @@ parse_body(const struct mp_value *body, struct ps_msg *m)
 		m->name = &it[1];
 		m->args = &it[2];
 		return PS_OK;
-	default:
-		return PS_E_KIND;
+	default: return PS_E_KIND;
 	}
 }
 
@@ -102,8 +99,8 @@ ps_ret_raw(struct mp_buf *b, const struct mp_value *msgid, const uint8_t *val, s
 }
 
 int
-ps_err_raw(struct mp_buf *b, const uint8_t *id, size_t idlen, const char *cls,
-	   const uint8_t *args, size_t n)
+ps_err_raw(struct mp_buf *b, const uint8_t *id, size_t idlen, const char *cls, const uint8_t *args,
+	   size_t n)
 {
 	return mp_put_array(b, 2) || mp_put_raw(b, id, idlen) || mp_put_array(b, 3) ||
 	       mp_put_uint(b, PS_ERR) || mp_put_str(b, cls) || mp_put_raw(b, args, n);

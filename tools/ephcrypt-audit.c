@@ -184,8 +184,8 @@ chain_check(const struct reader *r, const char *expect, char *why, size_t whylen
 		return "chain broken: prev is not the hash of the start marker "
 		       "(the head of the file was edited, deleted or reordered)";
 	snprintf(why, whylen,
-	         "chain broken: prev does not match line %lu (edited, deleted or reordered)",
-	         r->lineno - 1);
+		 "chain broken: prev does not match line %lu (edited, deleted or reordered)",
+		 r->lineno - 1);
 	return why;
 }
 
@@ -204,9 +204,9 @@ expect_found(const char *name, const char *want, unsigned long at, unsigned long
 		return EX_FINE;
 	}
 	fprintf(stderr,
-	        "%s: no record has sha256 %s: records were cut from the file, or it was "
-	        "rewritten\n",
-	        name, want);
+		"%s: no record has sha256 %s: records were cut from the file, or it was "
+		"rewritten\n",
+		name, want);
 	return EX_BAD;
 }
 
@@ -290,8 +290,8 @@ frac_and_zone(const char *s, long *us, int *off_s)
 static int
 parse_time(const char *s, long long *out)
 {
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	struct tm tm = {0};
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	struct tm tm = { 0 };
 	int y, mo, d, h = 0, mi = 0, sec = 0, off = 0;
 	long us = 0;
 
@@ -387,7 +387,7 @@ put_safe(const char *str, bool word)
 		else if (cp < 0x20 || cp == 0x7f || (word && cp == ' '))
 			printf("\\x%02x", cp);
 		else if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
-		         (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
+			 (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
 			printf("\\u%04x", cp);
 		else
 			fwrite(s, 1, n, stdout);
@@ -407,7 +407,7 @@ put_field(const char *prefix, const char *val)
 static void
 print_record(struct json_object *o)
 {
-	static const char *const words[] = {"success", "failure", "denied"};
+	static const char *const words[] = { "success", "failure", "denied" };
 	const char *vg = get_str(o, "target", "vg"), *lv = get_str(o, "target", "lv");
 	const char *msg = get_str(o, NULL, "message");
 	int outcome = outcome_of(o);
@@ -450,7 +450,7 @@ table_add(struct table *t, const char *action, int outcome)
 			t->rows = rows;
 			t->cap = cap;
 		}
-		t->rows[i] = (struct action_count){.action = strdup(action)};
+		t->rows[i] = (struct action_count){ .action = strdup(action) };
 		if (!t->rows[i].action)
 			return -1;
 		t->len++;
@@ -463,13 +463,13 @@ static int
 by_action(const void *a, const void *b)
 {
 	return strcmp(((const struct action_count *)a)->action,
-	              ((const struct action_count *)b)->action);
+		      ((const struct action_count *)b)->action);
 }
 
 static void
 table_print(struct table *t)
 {
-	unsigned long sum[3] = {0};
+	unsigned long sum[3] = { 0 };
 
 	qsort(t->rows, t->len, sizeof(*t->rows), by_action);
 	printf("%-32s %8s %8s %8s %8s\n", "ACTION", "SUCCESS", "FAILURE", "DENIED", "TOTAL");
@@ -528,7 +528,7 @@ scan_file(const char *name, const struct opts *o, struct table *t)
 	while ((rc = reader_next(&r)) > 0) {
 		if (!r.newline) {
 			fprintf(stderr, "%s:%lu: last line is not newline-terminated\n", name,
-			        r.lineno);
+				r.lineno);
 			status = EX_BAD;
 		}
 		if (!take_record(&r, o, t)) {
@@ -545,14 +545,14 @@ scan_file(const char *name, const struct opts *o, struct table *t)
 static void __attribute__((noreturn)) usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	        "usage: ephcrypt-audit verify [--expect SHA256] FILE...\n"
-	        "       ephcrypt-audit [list] [FILTER...] [--json] FILE...\n"
-	        "       ephcrypt-audit summary [FILTER...] FILE...\n"
-	        "filters: --denied  --failed  --since TIME  --until TIME  --vg NAME  --uid N\n"
-	        "         --action NAME  --request-id ID\n"
-	        "TIME: RFC 3339 (2026-11-27T09:41:18Z, 2026-11-27T10:41:18+01:00) or YYYY-MM-DD "
-	        "(midnight UTC)\n"
-	        "FILE '-' reads standard input\n");
+		"usage: ephcrypt-audit verify [--expect SHA256] FILE...\n"
+		"       ephcrypt-audit [list] [FILTER...] [--json] FILE...\n"
+		"       ephcrypt-audit summary [FILTER...] FILE...\n"
+		"filters: --denied  --failed  --since TIME  --until TIME  --vg NAME  --uid N\n"
+		"         --action NAME  --request-id ID\n"
+		"TIME: RFC 3339 (2026-11-27T09:41:18Z, 2026-11-27T10:41:18+01:00) or YYYY-MM-DD "
+		"(midnight UTC)\n"
+		"FILE '-' reads standard input\n");
 	exit(status);
 }
 
@@ -578,13 +578,19 @@ parse_uid(const char *s)
 }
 
 static const struct option longopts[] = {
-    {"denied", no_argument, NULL, 'd'},       {"failed", no_argument, NULL, 'f'},
-    {"since", required_argument, NULL, 's'},  {"until", required_argument, NULL, 'u'},
-    {"vg", required_argument, NULL, 'g'},     {"uid", required_argument, NULL, 'U'},
-    {"action", required_argument, NULL, 'a'}, {"request-id", required_argument, NULL, 'r'},
-    {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},      {"expect", required_argument, NULL, 'E'},
-    {NULL, 0, NULL, 0},
+	{ "denied", no_argument, NULL, 'd' },
+	{ "failed", no_argument, NULL, 'f' },
+	{ "since", required_argument, NULL, 's' },
+	{ "until", required_argument, NULL, 'u' },
+	{ "vg", required_argument, NULL, 'g' },
+	{ "uid", required_argument, NULL, 'U' },
+	{ "action", required_argument, NULL, 'a' },
+	{ "request-id", required_argument, NULL, 'r' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "expect", required_argument, NULL, 'E' },
+	{ NULL, 0, NULL, 0 },
 };
 
 static void
@@ -632,7 +638,9 @@ parse_args(int argc, char **argv, struct opts *o)
 	static const struct {
 		const char *name;
 		enum verb verb;
-	} verbs[] = { { "list", VERB_LIST }, { "verify", VERB_VERIFY }, { "summary", VERB_SUMMARY } };
+	} verbs[] = { { "list", VERB_LIST },
+		      { "verify", VERB_VERIFY },
+		      { "summary", VERB_SUMMARY } };
 	int ch;
 
 	memset(o, 0, sizeof(*o));
@@ -664,7 +672,7 @@ parse_args(int argc, char **argv, struct opts *o)
 int
 main(int argc, char **argv)
 {
-	struct table t = {0};
+	struct table t = { 0 };
 	struct opts o;
 	int i, rc, status = EX_FINE;
 	bool read_any = false;

@@ -13,7 +13,7 @@
 
 #include "ops.h"
 
-#define DMCRYPT_SECTOR_DEFAULT 512 /* bytes; cryptsetup's plain default */
+#define DMCRYPT_SECTOR_DEFAULT 512  /* bytes; cryptsetup's plain default */
 #define DMCRYPT_KEY_MAX	       1024 /* bytes of a Nova passphrase key that are hexlified */
 #define DMCRYPT_PATH_MAX       4096
 

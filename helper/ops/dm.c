@@ -63,7 +63,8 @@ mapper_node_ready(const char *name)
 
 	snprintf(path, sizeof(path), "/dev/mapper/%s", name);
 	if (dmt && dm_task_get_info(dmt, &di) && stat(path, &st) == 0 && S_ISBLK(st.st_mode))
-		ok = major(st.st_rdev) == (unsigned)di.major && minor(st.st_rdev) == (unsigned)di.minor;
+		ok = major(st.st_rdev) == (unsigned)di.major &&
+		     minor(st.st_rdev) == (unsigned)di.minor;
 	if (dmt)
 		dm_task_destroy(dmt);
 	return ok;
@@ -136,7 +137,7 @@ mapper_split_lvm_name(const char *dm, char vg[OP_NAME_CAP], char lv[OP_NAME_CAP]
 
 int
 mapper_resolve_lv(const char *device, char vg[OP_NAME_CAP], char lv[OP_NAME_CAP],
-	      char node[DM_NODE_CAP], struct op_error *e)
+		  char node[DM_NODE_CAP], struct op_error *e)
 {
 	char real[PATH_MAX], dmname[2 * OP_NAME_CAP + 8];
 	struct stat st, ns;

@@ -30,6 +30,6 @@ int mapper_split_lvm_name(const char *dm, char vg[OP_NAME_CAP], char lv[OP_NAME_
  * operation opens, never the caller's path again. 0, or -ENOENT/-EPERM.
  */
 int mapper_resolve_lv(const char *device, char vg[OP_NAME_CAP], char lv[OP_NAME_CAP],
-		  char node[DM_NODE_CAP], struct op_error *e);
+		      char node[DM_NODE_CAP], struct op_error *e);
 
 #endif

@@ -24,7 +24,7 @@
 #include "../../policy/number.h"
 #include "lvm.h"
 
-#define LVM_ENV_MAX    4   /* entries of the child's environment, NULL included */
+#define LVM_ENV_MAX    4 /* entries of the child's environment, NULL included */
 #define RETRY_PAUSE_NS (200 * 1000 * 1000)
 
 extern char **environ;
@@ -89,7 +89,8 @@ ms_left(const struct timespec *deadline)
 static void
 collect(struct lvm_out *o, int outfd, int errfd, unsigned timeout_s, pid_t pid)
 {
-	struct pollfd pfd[2] = { { .fd = outfd, .events = POLLIN }, { .fd = errfd, .events = POLLIN } };
+	struct pollfd pfd[2] = { { .fd = outfd, .events = POLLIN },
+				 { .fd = errfd, .events = POLLIN } };
 	struct timespec deadline;
 
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -209,7 +210,8 @@ lvm_fail(const struct lvm_config *cfg, const char *what, const struct lvm_out *o
 	int err = EIO;
 
 	if (o->timed_out)
-		return op_fail(e, ETIMEDOUT, "%s: lvm did not finish in %u s", what, cfg->timeout_s);
+		return op_fail(e, ETIMEDOUT, "%s: lvm did not finish in %u s", what,
+			       cfg->timeout_s);
 	if (o->status < 0)
 		return op_fail(e, EIO, "%s: cannot run %s", what, cfg->path);
 	if (strstr(r, "not found") || strstr(r, "Failed to find"))
@@ -272,8 +274,8 @@ field_str(json_object *row, const char *name)
 
 /* The one row a report for one object has, or NULL with e set. */
 static json_object *
-one_row(json_object *rows, const char *what, const char *kind, const char *name,
-	struct op_error *e, int *rc)
+one_row(json_object *rows, const char *what, const char *kind, const char *name, struct op_error *e,
+	int *rc)
 {
 	if (!rows)
 		*rc = op_fail(e, EIO, "%s: unexpected lvm report output", what);
@@ -291,9 +293,9 @@ lvm_parse_vg(const char *json, const char *vg, struct vg_info *vi, struct op_err
 	int rc = 0;
 
 	row = one_row(report_rows(json, "vg", &root), "vg_info", "volume group", vg, e, &rc);
-	if (row && (field_u64(row, "vg_size", &vi->size) < 0 ||
-		    field_u64(row, "vg_free", &vi->free) < 0 ||
-		    field_u64(row, "vg_extent_size", &vi->extent_size) < 0))
+	if (row &&
+	    (field_u64(row, "vg_size", &vi->size) < 0 || field_u64(row, "vg_free", &vi->free) < 0 ||
+	     field_u64(row, "vg_extent_size", &vi->extent_size) < 0))
 		rc = op_fail(e, EIO, "vg_info: unexpected lvm report fields");
 	json_object_put(root);
 	return rc;
@@ -358,7 +360,7 @@ int
 lvm_vg_info(const struct lvm_config *cfg, const char *vg, struct vg_info *vi, struct op_error *e)
 {
 	const char *argv[] = { "lvm", "vgs", REPORT_ARGS, "vg_name,vg_size,vg_free,vg_extent_size",
-			       "--", vg, NULL };
+			       "--",  vg,    NULL };
 	struct lvm_out o;
 	int rc = run_checked(cfg, "vg_info", argv, &o, e);
 
@@ -375,8 +377,10 @@ lvm_lv_info(const struct lvm_config *cfg, const char *vg, const char *lv, struct
 	    struct op_error *e)
 {
 	char full[2 * OP_NAME_CAP + 2];
-	const char *argv[] = { "lvm", "lvs", REPORT_ARGS,
-			       "lv_name,lv_path,lv_size,lv_active,lv_device_open", "--", full, NULL };
+	const char *argv[] = { "lvm",	    "lvs",
+			       REPORT_ARGS, "lv_name,lv_path,lv_size,lv_active,lv_device_open",
+			       "--",	    full,
+			       NULL };
 	struct lvm_out o;
 	int rc;
 
@@ -421,17 +425,16 @@ lvm_lv_remove(const struct lvm_config *cfg, const char *vg, const char *lv, stru
 	if (rc == -ENOENT)
 		return op_fail(e, ENOENT, "logical volume '%s' not found", full);
 	if (rc == -EBUSY)
-		return op_fail(e, EBUSY, "logical volume '%s' is open (a mapping or a user holds it)",
-			       full);
+		return op_fail(e, EBUSY,
+			       "logical volume '%s' is open (a mapping or a user holds it)", full);
 	return rc;
 }
 
 int
-lvm_lv_names(const struct lvm_config *cfg, const char *vg, struct lvm_names *ln,
-	     struct op_error *e)
+lvm_lv_names(const struct lvm_config *cfg, const char *vg, struct lvm_names *ln, struct op_error *e)
 {
-	const char *argv[] = { "lvm", "lvs", "--reportformat", "json", "-o", "lv_name", "--", vg,
-			       NULL };
+	const char *argv[] = { "lvm", "lvs", "--reportformat", "json", "-o", "lv_name", "--",
+			       vg,    NULL };
 	struct lvm_out o;
 	int rc = run_checked(cfg, "lv_list", argv, &o, e);
 

@@ -60,8 +60,7 @@ int lvm_lv_info(const struct lvm_config *cfg, const char *vg, const char *lv, st
 		struct op_error *e);
 int lvm_lv_create(const struct lvm_config *cfg, const char *vg, const char *lv, uint64_t size,
 		  struct op_error *e);
-int lvm_lv_remove(const struct lvm_config *cfg, const char *vg, const char *lv,
-		  struct op_error *e);
+int lvm_lv_remove(const struct lvm_config *cfg, const char *vg, const char *lv, struct op_error *e);
 /* Every LV name in vg; the caller filters what may be shown. */
 int lvm_lv_names(const struct lvm_config *cfg, const char *vg, struct lvm_names *ln,
 		 struct op_error *e);

@@ -27,7 +27,7 @@ for f in $fields; do
 done
 
 # Long options of the tool, from its option table.
-opts=$(grep -o '{"[a-z-]*", \(no\|required\)_argument' tools/ephcrypt-audit.c | sed 's/{"\([a-z-]*\)".*/\1/')
+opts=$(grep -o '{ *"[a-z-]*", \(no\|required\)_argument' tools/ephcrypt-audit.c | sed 's/{ *"\([a-z-]*\)".*/\1/')
 [ -n "$opts" ] || fail "no options found in tools/ephcrypt-audit.c"
 for o in $opts; do
 	pat=$(printf '%s' "$o" | sed 's/-/\\\\-/g')

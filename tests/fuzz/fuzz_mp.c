@@ -28,14 +28,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond, ...)                                                   \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			fprintf(stderr, "fuzz_mp: %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                      \
-			fputc('\n', stderr);                               \
-			abort();                                           \
-		}                                                          \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "fuzz_mp: %s:%d: ", __FILE__, __LINE__);                   \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 static const struct mp_limits small = { 4096, 512, 16 };
@@ -119,7 +119,8 @@ check_envelope(const struct mp_frame *f)
 		(void)mp_map_get(m.kwargs, "request_id");
 		break;
 	case PS_ERR:
-		CHECK(m.name && m.name->type == MP_STR && m.args && m.args->type == MP_ARRAY, "ERR");
+		CHECK(m.name && m.name->type == MP_STR && m.args && m.args->type == MP_ARRAY,
+		      "ERR");
 		break;
 	case PS_LOG:
 		CHECK(m.value && m.value->type == MP_MAP, "LOG record");
@@ -215,16 +216,18 @@ check_stream(const uint8_t *data, size_t size, enum mp_status whole, const struc
 			prev = MP_NEED_MORE;
 			if (off == size) {
 				st = mp_reader_eof(&r);
-				/* An over-limit message cut short: mp_decode() may name the limit. */
+				/* An over-limit message cut short: mp_decode() may name the limit.
+				 */
 				if (messages == 0 && size > 0)
-					CHECK(st == whole || (st == MP_E_TRUNCATED && r.discarding &&
-							      recoverable(whole)),
-					      "stream ends with %s, mp_decode said %s", mp_status_str(st),
-					      mp_status_str(whole));
+					CHECK(st == whole || (st == MP_E_TRUNCATED &&
+							      r.discarding && recoverable(whole)),
+					      "stream ends with %s, mp_decode said %s",
+					      mp_status_str(st), mp_status_str(whole));
 				if (messages == 1 && rs->check)
-					CHECK(st == rs->st || (st == MP_E_TRUNCATED && r.discarding &&
-							       recoverable(rs->st)),
-					      "resync: after the dropped message the stream ends with %s, "
+					CHECK(st == rs->st || (st == MP_E_TRUNCATED &&
+							       r.discarding && recoverable(rs->st)),
+					      "resync: after the dropped message the stream ends "
+					      "with %s, "
 					      "the bytes after it decode to %s",
 					      mp_status_str(st), mp_status_str(rs->st));
 				break;
@@ -243,8 +246,10 @@ check_stream(const uint8_t *data, size_t size, enum mp_status whole, const struc
 		}
 		CHECK(r.cap <= small.max_message, "reader buffer %zu over max_message", r.cap);
 		if (messages == 1 && rs->check) {
-			CHECK(st == rs->st, "resync: after the dropped message the stream says %s, the "
-			      "bytes after it decode to %s", mp_status_str(st), mp_status_str(rs->st));
+			CHECK(st == rs->st,
+			      "resync: after the dropped message the stream says %s, the "
+			      "bytes after it decode to %s",
+			      mp_status_str(st), mp_status_str(rs->st));
 			CHECK(st != MP_OK || (f->len == rs->frame->len &&
 					      memcmp(f->bytes, rs->frame->bytes, f->len) == 0),
 			      "resync: the message after the dropped one differs");
@@ -252,9 +257,11 @@ check_stream(const uint8_t *data, size_t size, enum mp_status whole, const struc
 		if (st == MP_OK) {
 			CHECK(f != NULL, "MP_OK without a frame");
 			if (messages == 0) {
-				CHECK(whole == MP_OK, "stream decoded a first message, mp_decode said %s",
+				CHECK(whole == MP_OK,
+				      "stream decoded a first message, mp_decode said %s",
 				      mp_status_str(whole));
-				CHECK(f->len == first->len && memcmp(f->bytes, first->bytes, f->len) == 0,
+				CHECK(f->len == first->len &&
+					      memcmp(f->bytes, first->bytes, f->len) == 0,
 				      "chunked first frame differs from mp_decode's");
 			}
 			messages++;
@@ -273,7 +280,8 @@ check_stream(const uint8_t *data, size_t size, enum mp_status whole, const struc
 				struct mp_buf b;
 
 				mp_buf_init(&b, 4096);
-				CHECK(ps_err_msg_rawid(&b, r.msgid, r.msgid_len, "builtins.ValueError",
+				CHECK(ps_err_msg_rawid(&b, r.msgid, r.msgid_len,
+						       "builtins.ValueError",
 						       mp_status_str(st)) == 0,
 				      "ps_err_msg_rawid");
 				check_reply(&b, PS_ERR);
@@ -285,7 +293,8 @@ check_stream(const uint8_t *data, size_t size, enum mp_status whole, const struc
 			      "reader stuck: %s again with no progress (pos %zu, items %zu)",
 			      mp_status_str(st), r.pos, r.items);
 #else
-			if (st == prev && r.pos == prev_pos && r.len == prev_len && r.items == prev_items)
+			if (st == prev && r.pos == prev_pos && r.len == prev_len &&
+			    r.items == prev_items)
 				break; /* stuck: a known bug, skipped in relaxed runs */
 #endif
 			prev = st, prev_pos = r.pos, prev_len = r.len, prev_items = r.items;

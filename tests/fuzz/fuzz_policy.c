@@ -129,7 +129,7 @@ scratch(char path[64])
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct outcome a = {0}, b = {0};
+	struct outcome a = { 0 }, b = { 0 };
 	struct policy *p = NULL, *q = NULL;
 	char path[64];
 	size_t lines = 0;

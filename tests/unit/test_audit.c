@@ -84,27 +84,28 @@ static struct audit_event
 crypt_event(enum audit_outcome outcome)
 {
 	return (struct audit_event){
-	    .action = "create_encrypted_lv",
-	    .outcome = outcome,
-	    .uid = 1000,
-	    .gid = 1001,
-	    .pid = 4242,
-	    .request_id = "req-3f1c2d4e-0000-4000-8000-000000000001",
-	    .vg = "nova",
-	    .lv = "instance-0001_disk.eph0",
-	    .mapping = "crypt-instance-0001_disk.eph0",
-	    .device = "/dev/nova/instance-0001_disk.eph0",
-	    .policy_rule = "/etc/ephcrypt/policy.conf:12",
-	    .err_no = outcome == AUDIT_SUCCESS  ? 0
-	              : outcome == AUDIT_DENIED ? EACCES
-	                                        : ENOSPC,
-	    .message = outcome == AUDIT_SUCCESS ? NULL : "volume group nova has too little space",
-	    .duration_us = 123456,
-	    .cipher = "aes-xts-plain64",
-	    .key_size = 512,
-	    .sector_size = 4096,
-	    .flags = "allow_discards,no_read_workqueue",
-	    .key_id = "6c1f7a3e-2b4d-4c8e-9f10-1a2b3c4d5e6f",
+		.action = "create_encrypted_lv",
+		.outcome = outcome,
+		.uid = 1000,
+		.gid = 1001,
+		.pid = 4242,
+		.request_id = "req-3f1c2d4e-0000-4000-8000-000000000001",
+		.vg = "nova",
+		.lv = "instance-0001_disk.eph0",
+		.mapping = "crypt-instance-0001_disk.eph0",
+		.device = "/dev/nova/instance-0001_disk.eph0",
+		.policy_rule = "/etc/ephcrypt/policy.conf:12",
+		.err_no = outcome == AUDIT_SUCCESS  ? 0
+			  : outcome == AUDIT_DENIED ? EACCES
+						    : ENOSPC,
+		.message =
+			outcome == AUDIT_SUCCESS ? NULL : "volume group nova has too little space",
+		.duration_us = 123456,
+		.cipher = "aes-xts-plain64",
+		.key_size = 512,
+		.sector_size = 4096,
+		.flags = "allow_discards,no_read_workqueue",
+		.key_id = "6c1f7a3e-2b4d-4c8e-9f10-1a2b3c4d5e6f",
 	};
 }
 
@@ -179,9 +180,9 @@ parse_line(const char *line)
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	o = json_tokener_parse_ex(tok, line, (int)strlen(line));
 	cr_assert_not_null(o, "not JSON (%s): %s",
-	                   json_tokener_error_desc(json_tokener_get_error(tok)), line);
+			   json_tokener_error_desc(json_tokener_get_error(tok)), line);
 	cr_assert_eq(json_tokener_get_parse_end(tok), strlen(line),
-	             "trailing bytes after the object");
+		     "trailing bytes after the object");
 	cr_assert(json_object_is_type(o, json_type_object));
 	json_tokener_free(tok);
 	return o;
@@ -265,12 +266,12 @@ assert_common(struct json_object *o, const char *action, const char *outcome)
 	char host[256] = "";
 
 	cr_assert(
-	    matches_re(str_at(o, "id"),
-	               "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"),
-	    "id %s is not a UUID v4", str_at(o, "id"));
+		matches_re(str_at(o, "id"),
+			   "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"),
+		"id %s is not a UUID v4", str_at(o, "id"));
 	cr_assert(matches_re(str_at(o, "eventTime"),
-	                     "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$"),
-	          "eventTime %s is not RFC 3339 UTC with microseconds", str_at(o, "eventTime"));
+			     "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$"),
+		  "eventTime %s is not RFC 3339 UTC with microseconds", str_at(o, "eventTime"));
 	cr_assert_str_eq(str_at(o, "eventType"), "activity");
 	cr_assert_str_eq(str_at(o, "typeURI"), "http://schemas.dmtf.org/cloud/audit/1.0/event");
 	cr_assert_str_eq(str_at(o, "action"), action);
@@ -289,7 +290,7 @@ assert_crypt_fields(struct json_object *o)
 	cr_assert_eq(int_at(o, "initiator.gid"), 1001);
 	cr_assert_eq(int_at(o, "initiator.pid"), 4242);
 	cr_assert_str_eq(str_at(o, "initiator.request_id"),
-	                 "req-3f1c2d4e-0000-4000-8000-000000000001");
+			 "req-3f1c2d4e-0000-4000-8000-000000000001");
 	cr_assert_str_eq(str_at(o, "target.vg"), "nova");
 	cr_assert_str_eq(str_at(o, "target.lv"), "instance-0001_disk.eph0");
 	cr_assert_str_eq(str_at(o, "target.mapping"), "crypt-instance-0001_disk.eph0");
@@ -373,11 +374,11 @@ Test(audit, denied_record_says_why_and_which_rule)
 
 Test(audit, absent_fields_are_omitted)
 {
-	struct audit_event ev = {.action = "list_lvs",
-	                         .outcome = AUDIT_SUCCESS,
-	                         .uid = 7,
-	                         .request_id = "",
-	                         .vg = "nova"};
+	struct audit_event ev = { .action = "list_lvs",
+				  .outcome = AUDIT_SUCCESS,
+				  .uid = 7,
+				  .request_id = "",
+				  .vg = "nova" };
 	struct json_object *o;
 
 	open_log(logpath);
@@ -422,18 +423,18 @@ Test(audit, hostile_names_stay_one_valid_line)
 	const char *vg = "a\"b\\c\nd\re\tf\x1b[31mg\x7f\x01";
 	const char *lv = "\xff\xfe\xc3(\xc0\xaf\xed\xa0\x80\xe6\x97";
 	const char *lv_seen = "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd(" /* 3 x U+FFFD, then ( */
-	                      "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
-	                      "\xef\xbf\xbd\xef\xbf\xbd"; /* 7 more: one per stray byte */
+			      "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+			      "\xef\xbf\xbd\xef\xbf\xbd"; /* 7 more: one per stray byte */
 	const char *mapping =
-	    "ok-\xc3\xa9-\xe6\x97\xa5\xe6\x9c\xac-\xf0\x9f\x98\x80-\xc2\x9b-\xe2\x80\xae";
+		"ok-\xc3\xa9-\xe6\x97\xa5\xe6\x9c\xac-\xf0\x9f\x98\x80-\xc2\x9b-\xe2\x80\xae";
 	const char *device = "/dev/x\n{\"forged\":true,\"outcome\":\"success\"}";
-	struct audit_event ev = {.action = "open\"\n",
-	                         .outcome = AUDIT_FAILURE,
-	                         .vg = vg,
-	                         .lv = lv,
-	                         .mapping = mapping,
-	                         .device = device,
-	                         .message = "bad \x1b]0;title\x07 name"};
+	struct audit_event ev = { .action = "open\"\n",
+				  .outcome = AUDIT_FAILURE,
+				  .vg = vg,
+				  .lv = lv,
+				  .mapping = mapping,
+				  .device = device,
+				  .message = "bad \x1b]0;title\x07 name" };
 	struct json_object *o;
 	size_t len;
 	char *raw;
@@ -444,7 +445,7 @@ Test(audit, hostile_names_stay_one_valid_line)
 	raw = slurp(logpath, &len);
 	for (size_t i = 0; i < len; i++)
 		cr_assert(raw[i] == '\n' || (unsigned char)raw[i] >= 0x20,
-		          "raw control byte at %zu", i);
+			  "raw control byte at %zu", i);
 	cr_assert_null(memmem(raw, len, "\xc2\x9b", 2), "C1 CSI must be escaped");
 	cr_assert_null(memmem(raw, len, "\xe2\x80\xae", 3), "RLO must be escaped");
 	free(raw);
@@ -481,9 +482,9 @@ Test(audit, long_values_are_cut_and_the_record_stays_under_8k)
 	cr_assert_str_eq(msg + strlen(msg) - 14, "...[truncated]");
 	cr_assert_eq(strspn(msg, "x"), strlen(msg) - 14);
 	cr_assert_str_eq(str_at(o, "target.vg") + strlen(str_at(o, "target.vg")) - 14,
-	                 "...[truncated]");
+			 "...[truncated]");
 	cr_assert_eq(strspn(str_at(o, "target.vg"), "\x01"), strlen(str_at(o, "target.vg")) - 14,
-	             "cut between escapes, never inside one");
+		     "cut between escapes, never inside one");
 	json_object_put(o);
 }
 
@@ -559,7 +560,7 @@ assert_open_fails(const char *path, int err, const char *needle)
 	int r = audit_open(path, why, sizeof(why));
 
 	cr_assert_eq(r, -err, "audit_open(%s) = %d (%s), want -%d; why: %s", path, r, strerror(-r),
-	             err, why);
+		     err, why);
 	cr_assert_not_null(strstr(why, needle), "why should mention '%s': %s", needle, why);
 }
 
@@ -694,9 +695,9 @@ tool_path(void)
 	self[n] = '\0';
 	snprintf(path, sizeof(path), "%s/../ephcrypt-audit", dirname(self));
 	cr_assert_eq(
-	    access(path, X_OK), 0,
-	    "%s: %s; build it first (make build/ephcrypt-audit) or set EPHCRYPT_AUDIT_TOOL", path,
-	    strerror(errno));
+		access(path, X_OK), 0,
+		"%s: %s; build it first (make build/ephcrypt-audit) or set EPHCRYPT_AUDIT_TOOL",
+		path, strerror(errno));
 	return path;
 }
 
@@ -704,7 +705,7 @@ tool_path(void)
 static int
 run_tool(char **out, const char *const *args)
 {
-	const char *argv[16] = {"ephcrypt-audit"};
+	const char *argv[16] = { "ephcrypt-audit" };
 	posix_spawn_file_actions_t fa;
 	int p[2], status, n = 1;
 	size_t len = 0, cap = 65536;
@@ -732,7 +733,7 @@ run_tool(char **out, const char *const *args)
 	return WEXITSTATUS(status);
 }
 
-#define TOOL(out, ...) run_tool(out, (const char *const[]){__VA_ARGS__, NULL})
+#define TOOL(out, ...) run_tool(out, (const char *const[]){ __VA_ARGS__, NULL })
 
 static size_t
 five_records(char ***lines)
@@ -773,7 +774,7 @@ Test(audit, tool_verify_passes_a_clean_log)
 /* What syslog got (each record's sha256) finds a cut tail that the chain cannot show. */
 Test(audit, tool_verify_expect_finds_a_cut_tail)
 {
-	size_t order[] = {0, 1, 2, 3, 4};
+	size_t order[] = { 0, 1, 2, 3, 4 };
 	char **lines, hash[65], want[PATH_MAX + 200], *out;
 	int rc;
 
@@ -786,7 +787,8 @@ Test(audit, tool_verify_expect_finds_a_cut_tail)
 	write_lines(logpath, lines, order, 3); /* records 4 and 5 cut: the chain still holds */
 	assert_verify_says(0, ": 3 records, chain intact\n");
 	rc = TOOL(&out, "verify", "--expect", hash, logpath);
-	snprintf(want, sizeof(want), "%s: no record has sha256 %s: records were cut", logpath, hash);
+	snprintf(want, sizeof(want), "%s: no record has sha256 %s: records were cut", logpath,
+		 hash);
 	cr_assert(rc == 1 && strstr(out, want), "exit %d: %s", rc, out);
 	free(out);
 	rc = TOOL(&out, "verify", "--expect", "ABC", logpath);
@@ -796,7 +798,7 @@ Test(audit, tool_verify_expect_finds_a_cut_tail)
 
 Test(audit, tool_verify_names_the_line_after_an_edit)
 {
-	size_t order[] = {0, 1, 2, 3, 4};
+	size_t order[] = { 0, 1, 2, 3, 4 };
 	char **lines;
 	char *p;
 
@@ -806,36 +808,36 @@ Test(audit, tool_verify_names_the_line_after_an_edit)
 	p[6] = '2'; /* uid 1000 -> 2000: still valid JSON, still a plausible record */
 	write_lines(logpath, lines, order, 5);
 	assert_verify_says(1, ":4: chain broken: prev does not match line 3 "
-	                      "(edited, deleted or reordered)\n");
+			      "(edited, deleted or reordered)\n");
 }
 
 Test(audit, tool_verify_names_the_line_after_a_deletion)
 {
-	size_t order[] = {0, 1, 3, 4}, head[] = {1, 2, 3, 4};
+	size_t order[] = { 0, 1, 3, 4 }, head[] = { 1, 2, 3, 4 };
 	char **lines;
 
 	five_records(&lines);
 	write_lines(logpath, lines, order, 4);
 	assert_verify_says(1, ":3: chain broken: prev does not match line 2 "
-	                      "(edited, deleted or reordered)\n");
+			      "(edited, deleted or reordered)\n");
 	write_lines(logpath, lines, head, 4);
 	assert_verify_says(1, ":1: chain broken: prev is not the hash of the start marker");
 }
 
 Test(audit, tool_verify_names_the_line_after_a_reordering)
 {
-	size_t order[] = {0, 2, 1, 3, 4};
+	size_t order[] = { 0, 2, 1, 3, 4 };
 	char **lines;
 
 	five_records(&lines);
 	write_lines(logpath, lines, order, 5);
 	assert_verify_says(1, ":2: chain broken: prev does not match line 1 "
-	                      "(edited, deleted or reordered)\n");
+			      "(edited, deleted or reordered)\n");
 }
 
 Test(audit, tool_verify_finds_unparsable_and_torn_lines)
 {
-	size_t order[] = {0, 1, 5, 2, 3, 4};
+	size_t order[] = { 0, 1, 5, 2, 3, 4 };
 	char **lines, *six[6];
 	size_t len;
 	char *raw;
@@ -859,9 +861,12 @@ Test(audit, tool_verify_finds_unparsable_and_torn_lines)
 static void
 filter_fixture(char ***lines)
 {
-	struct audit_event ev = {
-	    .action = "create_lv", .outcome = AUDIT_SUCCESS, .uid = 1000, .vg = "nova", .lv = "a"};
-	struct timespec ms = {0, 2000000}; /* distinct eventTimes for --since/--until */
+	struct audit_event ev = { .action = "create_lv",
+				  .outcome = AUDIT_SUCCESS,
+				  .uid = 1000,
+				  .vg = "nova",
+				  .lv = "a" };
+	struct timespec ms = { 0, 2000000 }; /* distinct eventTimes for --since/--until */
 
 	open_log(logpath);
 	record_ok(&ev);
@@ -869,18 +874,21 @@ filter_fixture(char ***lines)
 	ev.outcome = AUDIT_FAILURE, ev.err_no = ENOSPC, ev.message = "no space";
 	record_ok(&ev);
 	nanosleep(&ms, NULL);
-	ev = (struct audit_event){.action = "open_mapping",
-	                          .outcome = AUDIT_DENIED,
-	                          .uid = 2000,
-	                          .vg = "other",
-	                          .mapping = "m",
-	                          .err_no = EACCES,
-	                          .request_id = "req-42",
-	                          .message = "vg 'other' is not allowed"};
+	ev = (struct audit_event){ .action = "open_mapping",
+				   .outcome = AUDIT_DENIED,
+				   .uid = 2000,
+				   .vg = "other",
+				   .mapping = "m",
+				   .err_no = EACCES,
+				   .request_id = "req-42",
+				   .message = "vg 'other' is not allowed" };
 	record_ok(&ev);
 	nanosleep(&ms, NULL);
-	ev = (struct audit_event){
-	    .action = "remove_lv", .outcome = AUDIT_SUCCESS, .uid = 2000, .vg = "nova", .lv = "a"};
+	ev = (struct audit_event){ .action = "remove_lv",
+				   .outcome = AUDIT_SUCCESS,
+				   .uid = 2000,
+				   .vg = "nova",
+				   .lv = "a" };
 	record_ok(&ev);
 	audit_close();
 	cr_assert_eq(read_lines(logpath, lines), 4);
@@ -913,40 +921,44 @@ Test(audit, tool_filters_select_records_verbatim)
 	snprintf(since, sizeof(since), "%s", str_at(o, "eventTime"));
 	snprintf(until, sizeof(until), "%s", since);
 	json_object_put(o);
-	assert_json_picks(lines, "3", (const char *const[]){"--denied", "--json", logpath, NULL});
+	assert_json_picks(lines, "3", (const char *const[]){ "--denied", "--json", logpath, NULL });
 	assert_json_picks(lines, "23",
-	                  (const char *const[]){"list", "--failed", "--json", logpath, NULL});
+			  (const char *const[]){ "list", "--failed", "--json", logpath, NULL });
 	assert_json_picks(lines, "124",
-	                  (const char *const[]){"--vg", "nova", "--json", logpath, NULL});
+			  (const char *const[]){ "--vg", "nova", "--json", logpath, NULL });
 	assert_json_picks(lines, "34",
-	                  (const char *const[]){"--json", "--uid", "2000", logpath, NULL});
-	assert_json_picks(lines, "12",
-	                  (const char *const[]){"--action", "create_lv", "--json", logpath, NULL});
-	assert_json_picks(lines, "3",
-	                  (const char *const[]){"--request-id", "req-42", "--json", logpath, NULL});
-	assert_json_picks(lines, "34",
-	                  (const char *const[]){"--since", since, "--json", logpath, NULL});
-	assert_json_picks(lines, "12",
-	                  (const char *const[]){"--until", until, "--json", logpath, NULL});
-	assert_json_picks(lines, "1234",
-	                  (const char *const[]){"--since", "2000-01-01", "--until",
-	                                        "2999-12-31T23:00:00+01:00", "--json", logpath,
-	                                        NULL});
-	assert_json_picks(lines, "",
-	                  (const char *const[]){"--until", "2000-01-01", "--json", logpath, NULL});
+			  (const char *const[]){ "--json", "--uid", "2000", logpath, NULL });
 	assert_json_picks(
-	    lines, "2", (const char *const[]){"--failed", "--vg", "nova", "--json", logpath, NULL});
+		lines, "12",
+		(const char *const[]){ "--action", "create_lv", "--json", logpath, NULL });
+	assert_json_picks(
+		lines, "3",
+		(const char *const[]){ "--request-id", "req-42", "--json", logpath, NULL });
+	assert_json_picks(lines, "34",
+			  (const char *const[]){ "--since", since, "--json", logpath, NULL });
+	assert_json_picks(lines, "12",
+			  (const char *const[]){ "--until", until, "--json", logpath, NULL });
+	assert_json_picks(lines, "1234",
+			  (const char *const[]){ "--since", "2000-01-01", "--until",
+						 "2999-12-31T23:00:00+01:00", "--json", logpath,
+						 NULL });
+	assert_json_picks(
+		lines, "",
+		(const char *const[]){ "--until", "2000-01-01", "--json", logpath, NULL });
+	assert_json_picks(
+		lines, "2",
+		(const char *const[]){ "--failed", "--vg", "nova", "--json", logpath, NULL });
 }
 
 Test(audit, tool_list_is_readable_and_terminal_safe)
 {
-	struct audit_event ev = {.action = "open_mapping",
-	                         .outcome = AUDIT_DENIED,
-	                         .uid = 2000,
-	                         .vg = "evil\x1b]0;pwned\x07",
-	                         .lv = "x\xe2\x80\xaey mapping=posing device=/dev/sdb",
-	                         .err_no = EACCES,
-	                         .message = "refused\nforged line"};
+	struct audit_event ev = { .action = "open_mapping",
+				  .outcome = AUDIT_DENIED,
+				  .uid = 2000,
+				  .vg = "evil\x1b]0;pwned\x07",
+				  .lv = "x\xe2\x80\xaey mapping=posing device=/dev/sdb",
+				  .err_no = EACCES,
+				  .message = "refused\nforged line" };
 	char **lines, *out;
 	int rc;
 
@@ -956,13 +968,14 @@ Test(audit, tool_list_is_readable_and_terminal_safe)
 	rc = TOOL(&out, logpath);
 	cr_assert_eq(rc, 0, "%s", out);
 	cr_assert_not_null(strstr(out, " denied  open_mapping uid=2000 other mapping=m: errno 13 "
-	                               "(Permission denied): vg 'other' is not allowed\n"),
-	                   "%s", out);
+				       "(Permission denied): vg 'other' is not allowed\n"),
+			   "%s", out);
 	cr_assert_not_null(strstr(out, " success create_lv uid=1000 nova/a\n"), "%s", out);
 	cr_assert_not_null(strstr(out, " failure create_lv uid=1000 nova/a: errno 28"), "%s", out);
-	cr_assert_not_null(strstr(out, "evil\\x1b]0;pwned\\x07/x\\u202ey\\x20mapping=posing\\x20device"
-	                               "=/dev/sdb: errno"),
-	                   "a name's spaces are escaped, so it cannot pose as fields: %s", out);
+	cr_assert_not_null(strstr(out,
+				  "evil\\x1b]0;pwned\\x07/x\\u202ey\\x20mapping=posing\\x20device"
+				  "=/dev/sdb: errno"),
+			   "a name's spaces are escaped, so it cannot pose as fields: %s", out);
 	cr_assert_not_null(strstr(out, "refused\\x0aforged line\n"), "%s", out);
 	cr_assert_null(strchr(out, '\x1b'), "an escape reached the terminal");
 	cr_assert_null(strstr(out, "\xe2\x80\xae"), "a bidi override reached the terminal");
@@ -993,7 +1006,7 @@ Test(audit, tool_refuses_bad_usage)
 
 	filter_fixture(&lines);
 	cr_assert_eq(TOOL(&out, "verify", "--denied", logpath), 2, "verify takes no filters: %s",
-	             out);
+		     out);
 	free(out);
 	cr_assert_eq(TOOL(&out, "--since", "yesterday", logpath), 2, "%s", out);
 	cr_assert_not_null(strstr(out, "--since 'yesterday'"), "%s", out);
@@ -1043,7 +1056,7 @@ assert_refused_after_shrink(off_t expected, off_t found)
 	audit_broken_reason(reason, sizeof(reason));
 	cr_assert_not_null(strstr(reason, logpath), "the reason names the file: %s", reason);
 	snprintf(sizes, sizeof(sizes), "from %lld to %lld bytes", (long long)expected,
-	         (long long)found);
+		 (long long)found);
 	cr_assert_not_null(strstr(reason, sizes), "want '%s' in: %s", sizes, reason);
 }
 
@@ -1103,7 +1116,7 @@ Test(audit, a_renamed_log_keeps_its_chain)
 
 Test(audit, log_directory_must_be_root_owned_and_private)
 {
-	static const mode_t bad[] = {0770, 0720, 0702, 0757, 01777};
+	static const mode_t bad[] = { 0770, 0720, 0702, 0757, 01777 };
 	struct audit_event ev = crypt_event(AUDIT_SUCCESS);
 	char sub[PATH_MAX + 16], log[PATH_MAX + 32], needle[PATH_MAX + 64];
 

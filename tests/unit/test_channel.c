@@ -209,7 +209,8 @@ recv_frame(struct helper *h, int timeout_ms, struct mp_frame **out)
 			return RX_ERROR;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		left = timeout_ms - ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		left = timeout_ms -
+		       ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
 		if (left <= 0 || poll(&p, 1, (int)left) == 0)
 			return RX_TIMEOUT;
 		dst = mp_reader_space(&h->rd, &room);
@@ -234,9 +235,12 @@ recv_reply(struct helper *h, struct ps_msg *m)
 		enum ps_status st;
 
 		cr_assert_eq(rx, RX_FRAME, "expected a reply from the helper, got %s",
-			     rx == RX_EOF ? "EOF" : rx == RX_TIMEOUT ? "a timeout" : "a framing error");
+			     rx == RX_EOF	? "EOF"
+			     : rx == RX_TIMEOUT ? "a timeout"
+						: "a framing error");
 		st = ps_parse(f->root, m);
-		cr_assert_eq(st, PS_OK, "the helper sent a malformed message (%s)", ps_status_str(st));
+		cr_assert_eq(st, PS_OK, "the helper sent a malformed message (%s)",
+			     ps_status_str(st));
 		if (m->oob) {
 			cr_assert_eq(m->kind, PS_LOG, "the only out-of-band message is LOG");
 			mp_frame_free(f);
@@ -329,7 +333,8 @@ helper_close_ok(struct helper *h)
 	st = helper_wait(h);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		  "on EOF the helper must exit 0 (status 0x%x: %s %d)", st,
-		  WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+		  WIFEXITED(st) ? "exit" : "signal",
+		  WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 	helper_stop(h);
 }
 
@@ -467,9 +472,9 @@ Test(channel, ping_pong)
 {
 	/* The real client's PING (docs 5.1) gets the real daemon's PONG, byte for byte. */
 	static const uint8_t ping[] = {
-		0x92, 0xd9, 0x24, '9', '4', '2', 'd', '5', '0', '9', 'c', '-', '5', '6', '6', 'b', '-', '4',
-		'e',  'a',  '5',  '-', 'a', 'd', 'c', 'f', '-', '1', 'f', '8', '4', 'c', '0', '4', '2', '0',
-		'd',  'e',  'a',  0x91, 0x01,
+		0x92, 0xd9, 0x24, '9', '4', '2', 'd', '5', '0', '9', 'c', '-',	'5',  '6',
+		'6',  'b',  '-',  '4', 'e', 'a', '5', '-', 'a', 'd', 'c', 'f',	'-',  '1',
+		'f',  '8',  '4',  'c', '0', '4', '2', '0', 'd', 'e', 'a', 0x91, 0x01,
 	};
 	uint8_t pong[sizeof(ping)];
 	struct helper h;
@@ -550,8 +555,8 @@ Test(channel, wrong_arg_count_is_type_error)
 	f = recv_reply(&h, &m);
 	expect_err(f, &m, "a-1", "builtins.TypeError", NULL);
 	copy_str(&m.args->v.items[0], msg, sizeof(msg));
-	cr_assert(strstr(msg, "ephcrypt.version()") != NULL, "the TypeError names the function: '%s'",
-		  msg);
+	cr_assert(strstr(msg, "ephcrypt.version()") != NULL,
+		  "the TypeError names the function: '%s'", msg);
 	cr_assert(strstr(msg, "positional") != NULL, "and says what is wrong: '%s'", msg);
 	mp_frame_free(f);
 	helper_close_ok(&h);
@@ -615,8 +620,15 @@ Test(channel, msgids_echoed_verbatim)
 {
 	/* Any value may be a msgid; the reply carries the same encoding. */
 	static const char *const ids[] = {
-		"01", "cd1234", "d0df", "c3", "cb3ff8000000000000", "93 01 a178 c0",
-		"81 a16b 90", "c403 00ff10", "a4 ff c080 00",
+		"01",
+		"cd1234",
+		"d0df",
+		"c3",
+		"cb3ff8000000000000",
+		"93 01 a178 c0",
+		"81 a16b 90",
+		"c403 00ff10",
+		"a4 ff c080 00",
 	};
 
 	for (size_t k = 0; k < sizeof(ids) / sizeof(ids[0]); k++) {
@@ -647,8 +659,8 @@ Test(channel, msgids_echoed_verbatim)
 		cr_assert_eq(m.kind, PS_PONG);
 		mp_buf_init(&b, 64);
 		cr_assert_eq(mp_put_value(&b, m.msgid), 0);
-		cr_assert(b.len == idn && memcmp(b.data, want, idn) == 0, "msgid %s echoed verbatim",
-			  ids[k]);
+		cr_assert(b.len == idn && memcmp(b.data, want, idn) == 0,
+			  "msgid %s echoed verbatim", ids[k]);
 		mp_buf_free(&b);
 		mp_frame_free(f);
 		helper_close_ok(&h);
@@ -675,15 +687,17 @@ static void
 expect_long_id(const struct ps_msg *m, size_t idlen)
 {
 	cr_assert(m->msgid->type == MP_BIN && m->msgid->len == idlen,
-		  "the reply echoes the whole %zu-byte msgid (got %zu bytes)", idlen, m->msgid->len);
+		  "the reply echoes the whole %zu-byte msgid (got %zu bytes)", idlen,
+		  m->msgid->len);
 }
 
 Test(channel, long_msgids_get_whole_replies)
 {
 	/* Every reply has room for the msgid it echoes: none is dropped or sent in part. */
 	static const uint8_t ping[] = { 0x91, 0x01 }, kind9[] = { 0x91, 0x09 },
-			     version[] = { 0x94, 0x03, 0xb0, 'e', 'p', 'h', 'c', 'r', 'y', 'p', 't',
-					   '.', 'v', 'e', 'r', 's', 'i', 'o', 'n', 0x90, 0x80 };
+			     version[] = { 0x94, 0x03, 0xb0, 'e', 'p', 'h',  'c',
+					   'r',	 'y',  'p',  't', '.', 'v',  'e',
+					   'r',	 's',  'i',  'o', 'n', 0x90, 0x80 };
 	const char *const big[] = { "--max-message", "33554432", NULL };
 	struct mp_limits lim;
 	struct helper h;
@@ -709,7 +723,8 @@ Test(channel, long_msgids_get_whole_replies)
 	send_with_long_id(&h, 17u << 20, version, sizeof(version));
 	f = recv_reply(&h, &m);
 	expect_long_id(&m, 17u << 20);
-	cr_assert_eq(m.kind, PS_RET, "a call with a 17 MiB msgid (over the 16 MiB reply room) returns");
+	cr_assert_eq(m.kind, PS_RET,
+		     "a call with a 17 MiB msgid (over the 16 MiB reply room) returns");
 	mp_frame_free(f);
 	send_ping(&h, "after");
 	f = recv_reply(&h, &m);
@@ -731,7 +746,8 @@ send_big_call(struct helper *h, const char *id, const char *name, size_t n)
 
 	memset(s, 'b', n);
 	mp_buf_init(&b, 1u << 24);
-	cr_assert_eq(ps_call_begin(&b, id, name, 1) || mp_put_strn(&b, s, n) || mp_put_map(&b, 0), 0);
+	cr_assert_eq(ps_call_begin(&b, id, name, 1) || mp_put_strn(&b, s, n) || mp_put_map(&b, 0),
+		     0);
 	free(s);
 	tx_buf(h, &b);
 }
@@ -819,7 +835,8 @@ Test(channel, over_limit_payload_is_never_executed)
 			pong = true;
 		mp_frame_free(f);
 	}
-	cr_expect_eq(early, 0, "the helper answered the over-limit CALL before its str had arrived");
+	cr_expect_eq(early, 0,
+		     "the helper answered the over-limit CALL before its str had arrived");
 	cr_expect_eq(value_errors + early, 1, "one ValueError for the over-limit CALL");
 	cr_expect_eq(smuggled, 0,
 		     "the helper ran %u CALLs taken from inside the dropped message's str payload",
@@ -835,7 +852,9 @@ Test(channel, over_deep_call_gets_value_error)
 	struct ps_msg m;
 	uint8_t msg[128];
 	size_t n = 0;
-	static const uint8_t head[] = { 0x92, 0xa4, 'd', 'e', 'e', 'p', 0x94, 0x03, 0xa1, 'x', 0x91 };
+	static const uint8_t head[] = {
+		0x92, 0xa4, 'd', 'e', 'e', 'p', 0x94, 0x03, 0xa1, 'x', 0x91
+	};
 
 	memcpy(msg, head, sizeof(head));
 	n = sizeof(head);
@@ -863,8 +882,8 @@ Test(channel, over_deep_call_gets_value_error)
  */
 Test(channel, too_many_pairs_answered_once)
 {
-	static const uint8_t msg[] = { 0x92, 0xa4, 'm', 'a', 'n', 'y', 0x94, 0x03, 0xa1, 'x', 0x90,
-				       0xdf, 0x80, 0x00, 0x00, 0x00 };
+	static const uint8_t msg[] = { 0x92, 0xa4, 'm',	 'a',  'n',  'y',  0x94, 0x03,
+				       0xa1, 'x',  0x90, 0xdf, 0x80, 0x00, 0x00, 0x00 };
 	struct helper h;
 	unsigned replies = 0;
 	enum rx rx = RX_FRAME;
@@ -1038,7 +1057,8 @@ Test(channel, hundred_calls_pipelined)
 		int k;
 
 		copy_str(m.msgid, id, sizeof(id));
-		cr_assert(sscanf(id, "c-%d", &k) == 1 && k >= 0 && k < N, "unexpected msgid '%s'", id);
+		cr_assert(sscanf(id, "c-%d", &k) == 1 && k >= 0 && k < N, "unexpected msgid '%s'",
+			  id);
 		cr_assert(!seen[k], "msgid '%s' answered twice", id);
 		seen[k] = true;
 		if (k % 10 == 3)
@@ -1118,7 +1138,8 @@ Test(channel, ec_spawn_with_stdin_closed)
 	cr_assert_eq(st, 0, "ec_spawn");
 	ping = ec_ping(&c);
 	st = ec_close(&c);
-	cr_expect_eq(ping, 0, "the helper spawned with stdin closed must get its channel on fd 3 (%s)",
+	cr_expect_eq(ping, 0,
+		     "the helper spawned with stdin closed must get its channel on fd 3 (%s)",
 		     c.err);
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "helper status 0x%x", st);
 }
@@ -1149,7 +1170,8 @@ Test(channel, broken_audit_log_refuses_requests)
 	cr_assert(m.args->len == 2 && m.args->v.items[1].type == MP_STR, "OSError(errno, msg)");
 	copy_str(&m.args->v.items[1], got, sizeof(got));
 	cr_assert(strncmp(got, "ephcrypt.vg_info refused: the audit log cannot be written (", 59) ==
-			  0 && strstr(got, "/dev/full") && strstr(got, "No space left on device"),
+				  0 &&
+			  strstr(got, "/dev/full") && strstr(got, "No space left on device"),
 		  "the refusal names the log and why it failed: '%s'", got);
 	mp_frame_free(f);
 	helper_close_ok(&h);

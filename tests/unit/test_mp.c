@@ -307,13 +307,14 @@ Test(mp_roundtrip, int_every_width_and_boundary)
 		struct mp_frame *f;
 
 		mp_buf_init(&b, 64);
-		cr_assert_eq(mp_put_int(&b, ints[k].i), 0, "mp_put_int(%lld)", (long long)ints[k].i);
+		cr_assert_eq(mp_put_int(&b, ints[k].i), 0, "mp_put_int(%lld)",
+			     (long long)ints[k].i);
 		assert_buf_hex(&b, ints[k].hex, "mp_put_int picks the smallest width");
 		f = decode_ok(b.data, b.len, NULL);
 		if (ints[k].i < 0) {
 			cr_assert_eq(f->root->type, MP_INT, "%s decodes as MP_INT", ints[k].hex);
-			cr_assert_eq(f->root->v.i, ints[k].i, "%s decodes to %lld, got %lld", ints[k].hex,
-				     (long long)ints[k].i, (long long)f->root->v.i);
+			cr_assert_eq(f->root->v.i, ints[k].i, "%s decodes to %lld, got %lld",
+				     ints[k].hex, (long long)ints[k].i, (long long)f->root->v.i);
 		} else {
 			cr_assert_eq(f->root->type, MP_UINT, "%s (non-negative) decodes as MP_UINT",
 				     ints[k].hex);
@@ -386,7 +387,8 @@ Test(mp_roundtrip, every_fixint_byte)
 			cr_assert_eq(f->root->v.u, x, "%02x decodes to %u", x, x);
 		} else {
 			cr_assert_eq(f->root->type, MP_INT, "%02x is a negative fixint", x);
-			cr_assert_eq(f->root->v.i, (int64_t)x - 256, "%02x decodes to %d", x, (int)x - 256);
+			cr_assert_eq(f->root->v.i, (int64_t)x - 256, "%02x decodes to %d", x,
+				     (int)x - 256);
 		}
 		assert_reencodes_to(f->root, &byte, 1, "fixint re-encoding");
 		mp_frame_free(f);
@@ -421,8 +423,17 @@ Test(mp_roundtrip, nil_true_false)
 
 Test(mp_roundtrip, float64)
 {
-	const double vals[] = { 0.0, -0.0, 1.5, -2.25, 1e300, -1e-300, 5e-324 /* denormal */,
-				1.7976931348623157e308, INFINITY, -INFINITY, NAN };
+	const double vals[] = { 0.0,
+				-0.0,
+				1.5,
+				-2.25,
+				1e300,
+				-1e-300,
+				5e-324 /* denormal */,
+				1.7976931348623157e308,
+				INFINITY,
+				-INFINITY,
+				NAN };
 
 	for (size_t k = 0; k < sizeof(vals) / sizeof(vals[0]); k++) {
 		struct mp_buf b;
@@ -435,7 +446,8 @@ Test(mp_roundtrip, float64)
 			want[1 + j] = (uint8_t)(bits >> (56 - 8 * j));
 		mp_buf_init(&b, 64);
 		cr_assert_eq(mp_put_double(&b, vals[k]), 0, "mp_put_double(%g)", vals[k]);
-		assert_bytes(b.data, b.len, want, 9, "float64 is cb + 8 big-endian bytes (Python's form)");
+		assert_bytes(b.data, b.len, want, 9,
+			     "float64 is cb + 8 big-endian bytes (Python's form)");
 		f = decode_ok(b.data, b.len, NULL);
 		cr_assert_eq(f->root->type, MP_FLOAT, "cb decodes as MP_FLOAT");
 		cr_assert(memcmp(&f->root->v.f, &vals[k], 8) == 0, "%g must round-trip bit for bit",
@@ -452,8 +464,12 @@ Test(mp_decode, float32)
 		const char *hex;
 		float f;
 	} cases[] = {
-		{ "ca3fc00000", 1.5f },	     { "cabf800000", -1.0f }, { "ca00000000", 0.0f },
-		{ "ca80000000", -0.0f },     { "ca7f800000", INFINITY }, { "caff800000", -INFINITY },
+		{ "ca3fc00000", 1.5f },
+		{ "cabf800000", -1.0f },
+		{ "ca00000000", 0.0f },
+		{ "ca80000000", -0.0f },
+		{ "ca7f800000", INFINITY },
+		{ "caff800000", -INFINITY },
 		{ "ca00000001", 1.4e-45f }, /* smallest denormal */
 		{ "ca7f7fffff", 3.4028234663852886e38f },
 	};
@@ -574,15 +590,17 @@ Test(mp_roundtrip, empty_from_null)
 Test(mp_roundtrip, str_invalid_utf8_and_nul_pass_through)
 {
 	/* Lone surrogate (ed a0 80), overlong NUL (c0 80), bare continuation, ff, fe, NUL. */
-	static const uint8_t raw[] = { 'a', 0, 'b', 0xff, 0xfe, 0xc0, 0x80, 0xed, 0xa0, 0x80, 0x80, 'z', 0 };
+	static const uint8_t raw[] = { 'a',  0,	   'b',	 0xff, 0xfe, 0xc0, 0x80,
+				       0xed, 0xa0, 0x80, 0x80, 'z',  0 };
 	struct mp_buf b;
 	struct mp_frame *f;
 	const struct mp_value *s, *m;
 
 	mp_buf_init(&b, 1024);
 	/* ["...", {"...": "..."}] : in a value, as a map key and as a map value */
-	cr_assert_eq(mp_put_array(&b, 2) || mp_put_strn(&b, raw, sizeof(raw)) || mp_put_map(&b, 1) ||
-			     mp_put_strn(&b, raw, sizeof(raw)) || mp_put_strn(&b, raw, sizeof(raw)),
+	cr_assert_eq(mp_put_array(&b, 2) || mp_put_strn(&b, raw, sizeof(raw)) ||
+			     mp_put_map(&b, 1) || mp_put_strn(&b, raw, sizeof(raw)) ||
+			     mp_put_strn(&b, raw, sizeof(raw)),
 		     0);
 	f = decode_ok(b.data, b.len, NULL);
 	s = &f->root->v.items[0];
@@ -618,7 +636,8 @@ check_container(bool map, uint32_t n, const char *hdr_hex)
 	cr_assert_eq(f->root->len, n, "%s length %u", map ? "map" : "array", n);
 	cr_assert_eq(f->nvals, 1 + (size_t)(map ? 2 * n : n), "values in the frame");
 	for (uint32_t k = 0; k < (map ? 2 * n : n); k++)
-		cr_assert(f->root->v.items[k].type == MP_UINT && f->root->v.items[k].v.u == (k & 0x7f),
+		cr_assert(f->root->v.items[k].type == MP_UINT &&
+				  f->root->v.items[k].v.u == (k & 0x7f),
 			  "item %u", k);
 	assert_reencodes_to(f->root, b.data, b.len, "container re-encoding");
 	mp_frame_free(f);
@@ -656,8 +675,9 @@ Test(mp_roundtrip, nested_arrays_and_maps)
 			     mp_put_uint(&b, 2) || mp_put_array(&b, 2) || mp_put_uint(&b, 3) ||
 			     mp_put_map(&b, 2) || mp_put_str(&b, "k") || mp_put_array(&b, 5) ||
 			     mp_put_nil(&b) || mp_put_bool(&b, true) || mp_put_int(&b, -1) ||
-			     mp_put_double(&b, 1.5) || mp_put_bin(&b, "", 1) || mp_put_uint(&b, 7) ||
-			     mp_put_map(&b, 0) || mp_put_map(&b, 0) || mp_put_str(&b, "x"),
+			     mp_put_double(&b, 1.5) || mp_put_bin(&b, "", 1) ||
+			     mp_put_uint(&b, 7) || mp_put_map(&b, 0) || mp_put_map(&b, 0) ||
+			     mp_put_str(&b, "x"),
 		     0);
 	f = decode_ok(b.data, b.len, NULL);
 	r = f->root;
@@ -753,19 +773,19 @@ Test(mp_decode, str_helpers)
 
 /* --- golden bytes: docs/privsep-and-nova.md 5.1 ------------------------------------ */
 
-#define ID_HEX "d924 39343264353039632d353636622d346561352d616463662d316638346330343230646561"
-#define ID_STR "942d509c-566b-4ea5-adcf-1f84c0420dea"
-#define CALL_ID_HEX \
-	"d924 36373665626239372d363236632d346437612d393236302d386163666336323034636362"
+#define ID_HEX	    "d924 39343264353039632d353636622d346561352d616463662d316638346330343230646561"
+#define ID_STR	    "942d509c-566b-4ea5-adcf-1f84c0420dea"
+#define CALL_ID_HEX "d924 36373665626239372d363236632d346437612d393236302d386163666336323034636362"
 #define CALL_ID_STR "676ebb97-626c-4d7a-9260-8acfc6204ccb"
 
 static const char ping_hex[] = "92 " ID_HEX " 91 01";
 static const char pong_hex[] = "92 " ID_HEX " 91 02";
-static const char call_hex[] = "92 " CALL_ID_HEX
-			       " 94 03 b6 6e6f76612e707269767365702e66732e6c766c697374"
-			       " 91 ac 2f6465762f6e6f76612d7667 80";
-static const char ret_hex[] = "92 " CALL_ID_HEX
-			      " 92 04 92 d920 202075756964315f6469736b0a202075756964315f6469736b2e6c6f63616c0a a0";
+static const char call_hex[] =
+	"92 " CALL_ID_HEX " 94 03 b6 6e6f76612e707269767365702e66732e6c766c697374"
+	" 91 ac 2f6465762f6e6f76612d7667 80";
+static const char ret_hex[] =
+	"92 " CALL_ID_HEX
+	" 92 04 92 d920 202075756964315f6469736b0a202075756964315f6469736b2e6c6f63616c0a a0";
 
 static struct bytes
 golden_err(void)
@@ -946,8 +966,10 @@ Test(golden, call_lvlist)
 
 Test(golden, ret_lvlist)
 {
-	struct bytes ret = from_hex(ret_hex), val = from_hex(
-		"92 d920 202075756964315f6469736b0a202075756964315f6469736b2e6c6f63616c0a a0");
+	struct bytes ret = from_hex(ret_hex),
+		     val = from_hex(
+			     "92 d920 "
+			     "202075756964315f6469736b0a202075756964315f6469736b2e6c6f63616c0a a0");
 	struct mp_frame *f = decode_ok(ret.d, ret.n, NULL);
 	struct ps_msg m = parse_ok(f);
 	struct mp_buf b;
@@ -1117,7 +1139,8 @@ Test(malformed, truncated_at_every_prefix)
 			enum mp_status st = decode_status(g[k].d, len, NULL);
 
 			cr_assert_eq(st, MP_E_TRUNCATED,
-				     "golden #%zu cut to %zu of %zu bytes must be MP_E_TRUNCATED, got '%s'",
+				     "golden #%zu cut to %zu of %zu bytes must be MP_E_TRUNCATED, "
+				     "got '%s'",
 				     k, len, g[k].n, mp_status_str(st));
 		}
 		cr_assert_eq(decode_status(g[k].d, g[k].n, NULL), MP_OK, "golden #%zu whole", k);
@@ -1142,8 +1165,8 @@ Test(malformed, every_first_byte)
 		uint8_t byte = (uint8_t)x;
 		enum mp_status st = decode_status(&byte, 1, NULL), want = one_byte_status(x);
 
-		cr_assert_eq(st, want, "mp_decode(%02x) must be '%s', got '%s'", x, mp_status_str(want),
-			     mp_status_str(st));
+		cr_assert_eq(st, want, "mp_decode(%02x) must be '%s', got '%s'", x,
+			     mp_status_str(want), mp_status_str(st));
 	}
 }
 
@@ -1151,8 +1174,18 @@ Test(malformed, c1_and_ext_types_refused_anywhere)
 {
 	/* Each with a complete payload, so only the type byte can be the reason. */
 	static const char *const ext[] = {
-		"c1", "d40100", "d5010000", "d601" "00000000", "d701" "0000000000000000",
-		"d801" "00000000000000000000000000000000", "c7010100", "c800010100", "c9000000010100",
+		"c1",
+		"d40100",
+		"d5010000",
+		"d601"
+		"00000000",
+		"d701"
+		"0000000000000000",
+		"d801"
+		"00000000000000000000000000000000",
+		"c7010100",
+		"c800010100",
+		"c9000000010100",
 	};
 
 	for (size_t k = 0; k < sizeof(ext) / sizeof(ext[0]); k++) {
@@ -1189,8 +1222,7 @@ nested_arrays(unsigned n, const char *innermost)
 
 Test(malformed, depth_32_ok_33_too_deep)
 {
-	struct bytes ok = nested_arrays(32, "01"), deep = nested_arrays(33, "01"),
-		     maps = { 0 };
+	struct bytes ok = nested_arrays(32, "01"), deep = nested_arrays(33, "01"), maps = { 0 };
 	struct mp_frame *f = decode_ok(ok.d, ok.n, NULL);
 	const struct mp_value *v = f->root;
 
@@ -1384,10 +1416,11 @@ Test(malformed, too_many_items_across_nesting)
 
 	b_fill(&b, 0xc0, 100);
 	st = mp_decode(a.d, a.n, &lim, &f);
-	cr_expect_eq(st, MP_E_TOO_MANY,
-		     "[[nil, nil], nil, nil, nil] (7 values) with max_items 4 must be MP_E_TOO_MANY, "
-		     "got '%s' (%zu values)",
-		     mp_status_str(st), f ? f->nvals : 0);
+	cr_expect_eq(
+		st, MP_E_TOO_MANY,
+		"[[nil, nil], nil, nil, nil] (7 values) with max_items 4 must be MP_E_TOO_MANY, "
+		"got '%s' (%zu values)",
+		mp_status_str(st), f ? f->nvals : 0);
 	mp_frame_free(f);
 	f = NULL;
 	st = mp_decode(b.d, b.n, &lim, &f);
@@ -1668,7 +1701,8 @@ Test(stream, need_more_until_the_last_byte)
 		st = mp_reader_next(&r, &f);
 		if (k + 1 < call.n) {
 			cr_assert_eq(st, MP_NEED_MORE, "after %zu of %zu bytes", k + 1, call.n);
-			cr_assert_eq(mp_reader_eof(&r), MP_E_TRUNCATED, "EOF after %zu bytes", k + 1);
+			cr_assert_eq(mp_reader_eof(&r), MP_E_TRUNCATED, "EOF after %zu bytes",
+				     k + 1);
 		} else {
 			cr_assert_eq(st, MP_OK, "the last byte completes the message");
 			assert_bytes(f->bytes, f->len, call.d, call.n, "frame");
@@ -1740,8 +1774,8 @@ b_call_with_str(struct bytes *b, const struct bytes *id, size_t n)
 	memset(s, 's', n);
 	mp_buf_init(&e, 1u << 26);
 	cr_assert_eq(mp_put_array(&e, 2) || mp_put_raw(&e, id->d, id->n) || mp_put_array(&e, 4) ||
-			     mp_put_uint(&e, PS_CALL) || mp_put_str(&e, "x") || mp_put_array(&e, 1) ||
-			     mp_put_strn(&e, s, n) || mp_put_map(&e, 0),
+			     mp_put_uint(&e, PS_CALL) || mp_put_str(&e, "x") ||
+			     mp_put_array(&e, 1) || mp_put_strn(&e, s, n) || mp_put_map(&e, 0),
 		     0);
 	b_add(b, e.data, e.len);
 	mp_buf_free(&e);
@@ -1762,15 +1796,20 @@ Test(stream, resync_after_too_big)
 
 		cr_assert_eq(got, 3, "chunk %zu: over-limit, next message, EOF; got %zu outcomes",
 			     chunks[c], got);
-		cr_assert_eq(o[0].st, MP_E_TOO_BIG, "chunk %zu: a 10 KB CALL with max 4096 is too big, got '%s'",
+		cr_assert_eq(o[0].st, MP_E_TOO_BIG,
+			     "chunk %zu: a 10 KB CALL with max 4096 is too big, got '%s'",
 			     chunks[c], mp_status_str(o[0].st));
-		cr_assert(o[0].msgid_known, "chunk %zu: the msgid came before the big str", chunks[c]);
+		cr_assert(o[0].msgid_known, "chunk %zu: the msgid came before the big str",
+			  chunks[c]);
 		assert_bytes(o[0].msgid.d, o[0].msgid.n, id.d, id.n,
 			     "r.msgid is the raw encoding of the dropped message's id");
-		cr_assert_eq(o[1].st, MP_OK, "chunk %zu: the next message decodes (resync)", chunks[c]);
-		assert_bytes(o[1].frame.d, o[1].frame.n, ping.d, ping.n, "message after the big one");
+		cr_assert_eq(o[1].st, MP_OK, "chunk %zu: the next message decodes (resync)",
+			     chunks[c]);
+		assert_bytes(o[1].frame.d, o[1].frame.n, ping.d, ping.n,
+			     "message after the big one");
 		cr_assert_eq(o[2].st, MP_EOF, "chunk %zu: clean end after resync", chunks[c]);
-		cr_assert_leq(maxcap, 4096, "chunk %zu: never buffered more than max_message", chunks[c]);
+		cr_assert_leq(maxcap, 4096, "chunk %zu: never buffered more than max_message",
+			      chunks[c]);
 		free_outcomes(o, got);
 	}
 	b_free(&id);
@@ -1820,7 +1859,11 @@ Test(stream, too_big_by_many_small_items_keeps_msgid)
 	cr_assert_eq(got, 3);
 	cr_assert_eq(o[0].st, MP_E_TOO_BIG, "got '%s'", mp_status_str(o[0].st));
 	cr_assert(o[0].msgid_known);
-	cr_assert(o[0].msgid.n == 4 && memcmp(o[0].msgid.d, "\xa3" "abc", 4) == 0, "msgid a3616263");
+	cr_assert(o[0].msgid.n == 4 && memcmp(o[0].msgid.d,
+					      "\xa3"
+					      "abc",
+					      4) == 0,
+		  "msgid a3616263");
 	cr_assert_eq(o[1].st, MP_OK, "resync");
 	free_outcomes(o, got);
 	b_free(&in);
@@ -1835,7 +1878,7 @@ Test(stream, huge_msgid_is_not_known)
 		size_t idlen, slen;
 		bool known;
 	} cases[] = {
-		{ 5000, 10, false }, /* the id alone is over max_message */
+		{ 5000, 10, false },  /* the id alone is over max_message */
 		{ 254, 5000, false }, /* 256 encoded bytes > MP_MAX_MSGID */
 		{ 253, 5000, true },  /* 255 encoded bytes: just fits */
 		{ 31, 5000, true },
@@ -1859,11 +1902,12 @@ Test(stream, huge_msgid_is_not_known)
 		got = stream(&in, 0, &lim, o, 8, NULL);
 		cr_assert_eq(got, 3, "id of %zu bytes: outcomes", cases[k].idlen);
 		cr_assert_eq(o[0].st, MP_E_TOO_BIG, "id of %zu bytes", cases[k].idlen);
-		cr_assert_eq(o[0].msgid_known, cases[k].known, "id of %zu (%zu encoded) bytes: known?",
-			     cases[k].idlen, id.n);
+		cr_assert_eq(o[0].msgid_known, cases[k].known,
+			     "id of %zu (%zu encoded) bytes: known?", cases[k].idlen, id.n);
 		if (cases[k].known)
 			assert_bytes(o[0].msgid.d, o[0].msgid.n, id.d, id.n, "msgid bytes");
-		cr_assert_eq(o[1].st, MP_OK, "id of %zu bytes: the next message decodes", cases[k].idlen);
+		cr_assert_eq(o[1].st, MP_OK, "id of %zu bytes: the next message decodes",
+			     cases[k].idlen);
 		assert_bytes(o[1].frame.d, o[1].frame.n, ping.d, ping.n, "resync");
 		free_outcomes(o, got);
 		b_free(&id);
@@ -1883,8 +1927,9 @@ Test(stream, over_limit_str_as_last_item_is_skipped_whole)
 {
 	struct mp_limits lim = limits(4096, 1024, MP_MAX_DEPTH);
 	struct bytes in = from_hex("92 a3 616263 94 03 a178 90 81 a16b da 2710"),
-		     evil = from_hex("92 a4 6576696c 94 03 a178 90 80"), /* ["evil", [3, "x", [], {}]] */
-		     ping = from_hex(ping_hex);
+		     evil = from_hex(
+			     "92 a4 6576696c 94 03 a178 90 80"), /* ["evil", [3, "x", [], {}]] */
+		ping = from_hex(ping_hex);
 	struct outcome o[64];
 	size_t got, body = 0;
 
@@ -1898,13 +1943,15 @@ Test(stream, over_limit_str_as_last_item_is_skipped_whole)
 	got = stream(&in, 0, &lim, o, 64, NULL);
 	cr_assert_eq(o[0].st, MP_E_TOO_BIG, "got '%s'", mp_status_str(o[0].st));
 	cr_assert(o[0].msgid_known, "msgid a3616263 is known");
-	cr_expect_eq(got, 3,
-		     "over-limit, the PING, EOF: 3 outcomes; got %zu (the str's payload was decoded "
-		     "as messages: second outcome '%s' %s)",
-		     got, mp_status_str(o[1].st), hexs(o[1].frame.d, o[1].frame.n));
+	cr_expect_eq(
+		got, 3,
+		"over-limit, the PING, EOF: 3 outcomes; got %zu (the str's payload was decoded "
+		"as messages: second outcome '%s' %s)",
+		got, mp_status_str(o[1].st), hexs(o[1].frame.d, o[1].frame.n));
 	if (got == 3) {
 		cr_expect_eq(o[1].st, MP_OK);
-		assert_bytes(o[1].frame.d, o[1].frame.n, ping.d, ping.n, "the PING after the big CALL");
+		assert_bytes(o[1].frame.d, o[1].frame.n, ping.d, ping.n,
+			     "the PING after the big CALL");
 	}
 	free_outcomes(o, got);
 	b_free(&in);
@@ -1949,7 +1996,11 @@ Test(stream, resync_after_too_many)
 	cr_assert_eq(o[0].st, MP_E_TOO_MANY, "40 args with max_items 16, got '%s'",
 		     mp_status_str(o[0].st));
 	cr_assert(o[0].msgid_known);
-	cr_assert(o[0].msgid.n == 4 && memcmp(o[0].msgid.d, "\xa3" "abc", 4) == 0, "msgid a3616263");
+	cr_assert(o[0].msgid.n == 4 && memcmp(o[0].msgid.d,
+					      "\xa3"
+					      "abc",
+					      4) == 0,
+		  "msgid a3616263");
 	cr_assert_eq(o[1].st, MP_OK, "resync after too many");
 	assert_bytes(o[1].frame.d, o[1].frame.n, ping.d, ping.n, "next message");
 	free_outcomes(o, got);
@@ -1970,11 +2021,15 @@ Test(stream, resync_after_too_deep)
 		struct outcome o[8];
 		size_t got = stream(&in, chunks[c], NULL, o, 8, NULL);
 
-		cr_assert_eq(got, 3, "chunk %zu: over-deep, the PING, EOF; got %zu outcomes", chunks[c], got);
+		cr_assert_eq(got, 3, "chunk %zu: over-deep, the PING, EOF; got %zu outcomes",
+			     chunks[c], got);
 		cr_assert_eq(o[0].st, MP_E_TOO_DEEP, "chunk %zu: got '%s'", chunks[c],
 			     mp_status_str(o[0].st));
 		cr_assert(o[0].msgid_known && o[0].msgid.n == 4 &&
-				  memcmp(o[0].msgid.d, "\xa3" "abc", 4) == 0,
+				  memcmp(o[0].msgid.d,
+					 "\xa3"
+					 "abc",
+					 4) == 0,
 			  "chunk %zu: msgid of the over-deep CALL", chunks[c]);
 		cr_assert_eq(o[1].st, MP_OK, "chunk %zu: resync", chunks[c]);
 		assert_bytes(o[1].frame.d, o[1].frame.n, ping.d, ping.n, "the PING after it");
@@ -1992,30 +2047,33 @@ Test(stream, every_limit_at_every_chunk_size)
 	struct bytes msgs[4] = { { 0 } }, ping = from_hex(ping_hex), id = from_hex("a2 6964");
 	const enum mp_status why[4] = { MP_E_TOO_BIG, MP_E_TOO_MANY, MP_E_TOO_DEEP, MP_E_TOO_BIG };
 
-	b_call_with_str(&msgs[0], &id, 6000);			     /* one big str */
-	b_hex(&msgs[1], "92 a26964 94 03 a178 dc0100");		     /* 256 args > 64 items */
+	b_call_with_str(&msgs[0], &id, 6000);		/* one big str */
+	b_hex(&msgs[1], "92 a26964 94 03 a178 dc0100"); /* 256 args > 64 items */
 	b_fill(&msgs[1], 0xc0, 256);
 	b_hex(&msgs[1], "80");
-	b_hex(&msgs[2], "92 a26964 94 03 a178 91");		     /* 12 levels > 8 */
+	b_hex(&msgs[2], "92 a26964 94 03 a178 91"); /* 12 levels > 8 */
 	b_fill(&msgs[2], 0x91, 10);
 	b_hex(&msgs[2], "c0 80");
 	b_hex(&msgs[3], "92 a26964 94 03 a178 90 81 a16b da 1f40"); /* big str, last item */
-	b_fill(&msgs[3], 0x92, 8000);				     /* payload looks like arrays */
+	b_fill(&msgs[3], 0x92, 8000);				    /* payload looks like arrays */
 	for (size_t k = 0; k < 4; k++) {
 		b_add(&msgs[k], ping.d, ping.n);
 		for (size_t chunk = 1; chunk <= 4096; chunk = chunk * 3 + 1) {
 			struct outcome o[8];
 			size_t got = stream(&msgs[k], chunk, &lim, o, 8, NULL);
 
-			cr_assert(got == 3 && o[0].st == why[k] && o[1].st == MP_OK && o[2].st == MP_EOF,
-				  "message %zu, chunks of %zu: want '%s', PING, EOF; got %zu outcomes, "
+			cr_assert(got == 3 && o[0].st == why[k] && o[1].st == MP_OK &&
+					  o[2].st == MP_EOF,
+				  "message %zu, chunks of %zu: want '%s', PING, EOF; got %zu "
+				  "outcomes, "
 				  "first '%s', second '%s'",
 				  k, chunk, mp_status_str(why[k]), got, mp_status_str(o[0].st),
 				  got > 1 ? mp_status_str(o[1].st) : "-");
 			cr_assert(o[0].msgid_known && o[0].msgid.n == id.n &&
 					  memcmp(o[0].msgid.d, id.d, id.n) == 0,
 				  "message %zu, chunks of %zu: msgid", k, chunk);
-			assert_bytes(o[1].frame.d, o[1].frame.n, ping.d, ping.n, "the PING after it");
+			assert_bytes(o[1].frame.d, o[1].frame.n, ping.d, ping.n,
+				     "the PING after it");
 			free_outcomes(o, got);
 		}
 		b_free(&msgs[k]);
@@ -2035,7 +2093,8 @@ Test(stream, every_limit_at_every_chunk_size)
  */
 Test(stream, too_many_pairs_reported_once)
 {
-	struct bytes in = from_hex("92 a3 616263 94 03 a178 90 df 80000000"), ping = from_hex(ping_hex);
+	struct bytes in = from_hex("92 a3 616263 94 03 a178 90 df 80000000"),
+		     ping = from_hex(ping_hex);
 	struct mp_reader r;
 	struct mp_frame *f;
 	size_t room;
@@ -2052,11 +2111,12 @@ Test(stream, too_many_pairs_reported_once)
 		enum mp_status st = mp_reader_next(&r, &f);
 
 		mp_frame_free(f);
-		cr_expect(!((st == MP_E_TOO_MANY || st == MP_E_TOO_BIG) && st == prev &&
-			    pos == r.pos && len == r.len && items == r.items),
-			  "call %d: mp_reader_next() reports '%s' again for the same message with no "
-			  "progress (r.pos %zu, r.items %zu, discarding %d): the reader is stuck",
-			  k, mp_status_str(st), r.pos, r.items, (int)r.discarding);
+		cr_expect(
+			!((st == MP_E_TOO_MANY || st == MP_E_TOO_BIG) && st == prev &&
+			  pos == r.pos && len == r.len && items == r.items),
+			"call %d: mp_reader_next() reports '%s' again for the same message with no "
+			"progress (r.pos %zu, r.items %zu, discarding %d): the reader is stuck",
+			k, mp_status_str(st), r.pos, r.items, (int)r.discarding);
 		if (st != MP_E_TOO_MANY && st != MP_E_TOO_BIG && st != MP_OK)
 			break; /* MP_NEED_MORE (discarding) or fatal: both fine */
 		prev = st;
@@ -2086,7 +2146,8 @@ Test(stream, skips_2gib_str, .timeout = 120)
 		st = mp_reader_next(&r, &f);
 		cr_assert_eq(st, MP_NEED_MORE, "inside the 2 GiB str (%llu bytes to go)",
 			     (unsigned long long)left);
-		cr_assert_leq(r.cap, 4096, "the reader buffers no more than one chunk of a dropped str");
+		cr_assert_leq(r.cap, 4096,
+			      "the reader buffers no more than one chunk of a dropped str");
 		dst = mp_reader_space(&r, &room);
 		if (room > left)
 			room = (size_t)left;
@@ -2103,7 +2164,11 @@ Test(stream, skips_2gib_str, .timeout = 120)
 	mp_reader_commit(&r, tail.n + ping.n);
 	st = mp_reader_next(&r, &f);
 	cr_assert_eq(st, MP_E_TOO_BIG, "got '%s'", mp_status_str(st));
-	cr_assert(r.msgid_known && r.msgid_len == 4 && memcmp(r.msgid, "\xa3" "abc", 4) == 0,
+	cr_assert(r.msgid_known && r.msgid_len == 4 &&
+			  memcmp(r.msgid,
+				 "\xa3"
+				 "abc",
+				 4) == 0,
 		  "msgid of the dropped CALL");
 	st = mp_reader_next(&r, &f);
 	cr_assert_eq(st, MP_OK, "the PING after 2 GiB of dropped str, got '%s'", mp_status_str(st));
@@ -2172,8 +2237,8 @@ Test(mp_buf, put_value_over_cap_fails)
 		struct mp_buf b;
 
 		mp_buf_init(&b, cap);
-		cr_assert_neq(mp_put_value(&b, f->root), 0, "re-encoding %zu bytes into a cap of %zu",
-			      call.n, cap);
+		cr_assert_neq(mp_put_value(&b, f->root), 0,
+			      "re-encoding %zu bytes into a cap of %zu", call.n, cap);
 		cr_assert(b.overflow, "cap %zu", cap);
 		cr_assert_leq(b.len, cap);
 		mp_buf_free(&b);

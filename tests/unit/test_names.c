@@ -58,7 +58,8 @@ Test(names, length_limit_is_127_bytes)
 {
 	char want[384];
 
-	snprintf(want, sizeof(want), "LV name '%.64s...': is longer than 127 bytes", repeat('a', 64));
+	snprintf(want, sizeof(want), "LV name '%.64s...': is longer than 127 bytes",
+		 repeat('a', 64));
 	refused(name_check_lv, repeat('a', 128), want);
 	snprintf(want, sizeof(want), "mapping name '%.64s...': is longer than 127 bytes",
 		 repeat('b', 64));
@@ -83,37 +84,50 @@ Test(names, bytes_outside_the_charset)
 {
 	refused(name_check_lv, "../etc",
 		"LV name '../etc': byte 2 ('/') is not one of A-Z a-z 0-9 + _ . -");
-	refused(name_check_dm, "a/b", "mapping name 'a/b': byte 1 ('/') is not one of A-Z a-z 0-9 "
-				       "+ _ . -");
-	refused(name_check_dm, "a b", "mapping name 'a b': byte 1 (' ') is not one of A-Z a-z 0-9 "
-				       "+ _ . -");
-	refused(name_check_vg, "vg\nx", "volume group name 'vg\\nx': byte 2 ('\\n') is not one of "
-					"A-Z a-z 0-9 + _ . -");
-	refused(name_check_lv, "x\ty", "LV name 'x\\ty': byte 1 ('\\t') is not one of A-Z a-z 0-9 "
-				       "+ _ . -");
+	refused(name_check_dm, "a/b",
+		"mapping name 'a/b': byte 1 ('/') is not one of A-Z a-z 0-9 "
+		"+ _ . -");
+	refused(name_check_dm, "a b",
+		"mapping name 'a b': byte 1 (' ') is not one of A-Z a-z 0-9 "
+		"+ _ . -");
+	refused(name_check_vg, "vg\nx",
+		"volume group name 'vg\\nx': byte 2 ('\\n') is not one of "
+		"A-Z a-z 0-9 + _ . -");
+	refused(name_check_lv, "x\ty",
+		"LV name 'x\\ty': byte 1 ('\\t') is not one of A-Z a-z 0-9 "
+		"+ _ . -");
 	refused(name_check_lv, "d\xc3\xa9j\xc3\xa0", /* UTF-8 "déjà" */
-		"LV name 'd\\xc3\\xa9j\\xc3\\xa0': byte 1 ('\\xc3') is not one of A-Z a-z 0-9 + _ . "
+		"LV name 'd\\xc3\\xa9j\\xc3\\xa0': byte 1 ('\\xc3') is not one of A-Z a-z 0-9 + _ "
+		". "
 		"-");
-	refused(name_check_dm, "it's", "mapping name 'it\\'s': byte 2 ('\\'') is not one of A-Z "
-				       "a-z 0-9 + _ . -");
-	refused(name_check_dm, "a\x7f", "mapping name 'a\\x7f': byte 1 ('\\x7f') is not one of A-Z "
-					"a-z 0-9 + _ . -");
+	refused(name_check_dm, "it's",
+		"mapping name 'it\\'s': byte 2 ('\\'') is not one of A-Z "
+		"a-z 0-9 + _ . -");
+	refused(name_check_dm, "a\x7f",
+		"mapping name 'a\\x7f': byte 1 ('\\x7f') is not one of A-Z "
+		"a-z 0-9 + _ . -");
 }
 
 Test(names, lvm_reserved_lv_names)
 {
-	refused(name_check_lv, "snapshot", "LV name 'snapshot': names starting with 'snapshot' are "
-					   "reserved by LVM");
-	refused(name_check_lv, "pvmove0", "LV name 'pvmove0': names starting with 'pvmove' are "
-					  "reserved by LVM");
-	refused(name_check_lv, "x_tmeta", "LV name 'x_tmeta': names containing '_tmeta' are "
-					  "reserved by LVM");
-	refused(name_check_lv, "x_rimage_0", "LV name 'x_rimage_0': names containing '_rimage' "
-					     "are reserved by LVM");
-	refused(name_check_lv, "a_cdata_b", "LV name 'a_cdata_b': names containing '_cdata' are "
-					    "reserved by LVM");
-	refused(name_check_lv, "v_vorigin", "LV name 'v_vorigin': names containing '_vorigin' are "
-					    "reserved by LVM");
+	refused(name_check_lv, "snapshot",
+		"LV name 'snapshot': names starting with 'snapshot' are "
+		"reserved by LVM");
+	refused(name_check_lv, "pvmove0",
+		"LV name 'pvmove0': names starting with 'pvmove' are "
+		"reserved by LVM");
+	refused(name_check_lv, "x_tmeta",
+		"LV name 'x_tmeta': names containing '_tmeta' are "
+		"reserved by LVM");
+	refused(name_check_lv, "x_rimage_0",
+		"LV name 'x_rimage_0': names containing '_rimage' "
+		"are reserved by LVM");
+	refused(name_check_lv, "a_cdata_b",
+		"LV name 'a_cdata_b': names containing '_cdata' are "
+		"reserved by LVM");
+	refused(name_check_lv, "v_vorigin",
+		"LV name 'v_vorigin': names containing '_vorigin' are "
+		"reserved by LVM");
 	/* LVM reserves these for LVs only: a VG or a mapping may carry them. */
 	allowed(name_check_vg, "snapshot");
 	allowed(name_check_dm, "x_tmeta");
@@ -121,12 +135,15 @@ Test(names, lvm_reserved_lv_names)
 
 Test(names, reserved_vg_and_dm_names)
 {
-	refused(name_check_vg, "mapper", "volume group name 'mapper': is reserved (/dev/mapper is "
-					 "not a volume group)");
-	refused(name_check_vg, "disk", "volume group name 'disk': is reserved (/dev/disk is not a "
-				       "volume group)");
-	refused(name_check_dm, "control", "mapping name 'control': is reserved "
-					  "(/dev/mapper/control is device-mapper's own)");
+	refused(name_check_vg, "mapper",
+		"volume group name 'mapper': is reserved (/dev/mapper is "
+		"not a volume group)");
+	refused(name_check_vg, "disk",
+		"volume group name 'disk': is reserved (/dev/disk is not a "
+		"volume group)");
+	refused(name_check_dm, "control",
+		"mapping name 'control': is reserved "
+		"(/dev/mapper/control is device-mapper's own)");
 	allowed(name_check_vg, "mapper2");
 }
 

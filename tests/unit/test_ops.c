@@ -15,7 +15,7 @@
 
 #define VGS_REPORT(rows) "{\"report\": [{\"vg\": [" rows "]}]}"
 #define VG_ROW                                                                                     \
-	"{\"vg_name\":\"vg0\", \"vg_size\":\"1069547520\", \"vg_free\":\"4194304\", "             \
+	"{\"vg_name\":\"vg0\", \"vg_size\":\"1069547520\", \"vg_free\":\"4194304\", "              \
 	"\"vg_extent_size\":\"4194304\"}"
 
 Test(lvm_report, vg_fields_are_read_as_bytes)
@@ -57,9 +57,10 @@ Test(lvm_report, garbage_and_bad_fields_are_eio)
 
 Test(lvm_report, lv_row)
 {
-	const char *json = "{\"report\": [{\"lv\": [{\"lv_name\":\"d\", \"lv_path\":\"/dev/vg0/d\", "
-			   "\"lv_size\":\"8388608\", \"lv_active\":\"active\", "
-			   "\"lv_device_open\":\"\"}]}]}";
+	const char *json =
+		"{\"report\": [{\"lv\": [{\"lv_name\":\"d\", \"lv_path\":\"/dev/vg0/d\", "
+		"\"lv_size\":\"8388608\", \"lv_active\":\"active\", "
+		"\"lv_device_open\":\"\"}]}]}";
 	struct lv_info li;
 	struct op_error e;
 

@@ -19,7 +19,7 @@
 #include "../../policy/policy.h"
 
 #define NOVA_EXAMPLE "policy/examples/nova.conf"
-#define UUID "6f1b3c2a-8d4e-4f5a-9b7c-1d2e3f4a5b6c"
+#define UUID	     "6f1b3c2a-8d4e-4f5a-9b7c-1d2e3f4a5b6c"
 
 static char dir[PATH_MAX];
 static char path[PATH_MAX + 32];
@@ -142,43 +142,43 @@ at(unsigned n)
 /* The verdict of the last check; CALL is a policy_* call passing &v. */
 static struct verdict v;
 
-#define ALLOWED(call, line_)                                                                 \
-	do {                                                                                 \
-		memset(&v, 0xa5, sizeof(v));                                                 \
-		cr_assert_eq((call), 0, "%s refused: %s", #call, v.why);                      \
-		cr_assert_str_eq(v.rule, at(line_), "%s", #call);                             \
-		cr_assert_str_empty(v.why, "%s", #call);                                      \
+#define ALLOWED(call, line_)                                                                       \
+	do {                                                                                       \
+		memset(&v, 0xa5, sizeof(v));                                                       \
+		cr_assert_eq((call), 0, "%s refused: %s", #call, v.why);                           \
+		cr_assert_str_eq(v.rule, at(line_), "%s", #call);                                  \
+		cr_assert_str_empty(v.why, "%s", #call);                                           \
 	} while (0)
 
-#define REFUSED(call, rule_, want_)                                                           \
-	do {                                                                                 \
-		memset(&v, 0xa5, sizeof(v));                                                 \
-		cr_assert_eq((call), -1, "%s must be refused", #call);                        \
-		cr_assert_str_eq(v.why, want_, "%s", #call);                                  \
-		cr_assert_str_eq(v.rule, rule_, "%s", #call);                                 \
+#define REFUSED(call, rule_, want_)                                                                \
+	do {                                                                                       \
+		memset(&v, 0xa5, sizeof(v));                                                       \
+		cr_assert_eq((call), -1, "%s must be refused", #call);                             \
+		cr_assert_str_eq(v.why, want_, "%s", #call);                                       \
+		cr_assert_str_eq(v.rule, rule_, "%s", #call);                                      \
 	} while (0)
 
-static const char full_policy[] = "# a complete policy\n"		      /* 1 */
-				  "[callers]\n"				      /* 2 */
-				  "uid 0\n"				      /* 3 */
-				  "user root   # by name\n"		      /* 4 */
-				  "\n"					      /* 5 */
-				  "[volume-groups]\n"			      /* 6 */
-				  "vg nova-ephemeral max-lv-size 2T\n"	      /* 7 */
-				  "\tvg\tscratch\tmax-lv-size\t512M\t\n"      /* 8 */
-				  "[volumes]\n"				      /* 9 */
+static const char full_policy[] = "# a complete policy\n"			    /* 1 */
+				  "[callers]\n"					    /* 2 */
+				  "uid 0\n"					    /* 3 */
+				  "user root   # by name\n"			    /* 4 */
+				  "\n"						    /* 5 */
+				  "[volume-groups]\n"				    /* 6 */
+				  "vg nova-ephemeral max-lv-size 2T\n"		    /* 7 */
+				  "\tvg\tscratch\tmax-lv-size\t512M\t\n"	    /* 8 */
+				  "[volumes]\n"					    /* 9 */
 				  "lv ^[0-9a-f]{8}_disk(\\.local|\\.eph[0-9]+)?$\n" /* 10 */
-				  "lv in scratch tmp[0-9]\n"		      /* 11 */
-				  "[mappings]\n"			      /* 12 */
-				  "mapping [0-9a-f]{8}_disk(\\.local)?-dmcrypt\n" /* 13 */
-				  "[crypto]\n"				      /* 14 */
-				  "cipher aes-xts-plain64 key-sizes 256,512\n"  /* 15 */
-				  "cipher aes-cbc-essiv:sha256 key-sizes 128\n" /* 16 */
-				  "sector-sizes 512,4096\n"		      /* 17 */
-				  "allow-discards no\n"			      /* 18 */
-				  "no-read-workqueue yes\n"		      /* 19 */
-				  "no-write-workqueue no\n"		      /* 20 */
-				  "nova-passphrase-hash sha256\n";	      /* 21 */
+				  "lv in scratch tmp[0-9]\n"			    /* 11 */
+				  "[mappings]\n"				    /* 12 */
+				  "mapping [0-9a-f]{8}_disk(\\.local)?-dmcrypt\n"   /* 13 */
+				  "[crypto]\n"					    /* 14 */
+				  "cipher aes-xts-plain64 key-sizes 256,512\n"	    /* 15 */
+				  "cipher aes-cbc-essiv:sha256 key-sizes 128\n"	    /* 16 */
+				  "sector-sizes 512,4096\n"			    /* 17 */
+				  "allow-discards no\n"				    /* 18 */
+				  "no-read-workqueue yes\n"			    /* 19 */
+				  "no-write-workqueue no\n"			    /* 20 */
+				  "nova-passphrase-hash sha256\n";		    /* 21 */
 
 /* --- the parser: what loads ---------------------------------------------- */
 
@@ -191,17 +191,18 @@ Test(policy, full_policy_summary)
 
 	policy_summary(p, f);
 	fclose(f);
-	cr_assert_str_eq(out, "callers: uid 0, root(0)\n"
-			      "volume groups: nova-ephemeral (LVs up to 2.0 TiB), scratch (LVs up to "
-			      "512.0 MiB)\n"
-			      "LV names: 2 pattern(s): ^([0-9a-f]{8}_disk(\\.local|\\.eph[0-9]+)?)$, "
-			      "^(tmp[0-9])$ in scratch\n"
-			      "mappings: 1 pattern(s): ^([0-9a-f]{8}_disk(\\.local)?-dmcrypt)$\n"
-			      "ciphers: aes-xts-plain64 with 256 or 512-bit keys, aes-cbc-essiv:sha256 "
-			      "with 128-bit keys; sector sizes 512, 4096\n"
-			      "flags: discards refused; no_read_workqueue allowed; no_write_workqueue "
-			      "refused\n"
-			      "nova passphrase hash: sha256\n");
+	cr_assert_str_eq(out,
+			 "callers: uid 0, root(0)\n"
+			 "volume groups: nova-ephemeral (LVs up to 2.0 TiB), scratch (LVs up to "
+			 "512.0 MiB)\n"
+			 "LV names: 2 pattern(s): ^([0-9a-f]{8}_disk(\\.local|\\.eph[0-9]+)?)$, "
+			 "^(tmp[0-9])$ in scratch\n"
+			 "mappings: 1 pattern(s): ^([0-9a-f]{8}_disk(\\.local)?-dmcrypt)$\n"
+			 "ciphers: aes-xts-plain64 with 256 or 512-bit keys, aes-cbc-essiv:sha256 "
+			 "with 128-bit keys; sector sizes 512, 4096\n"
+			 "flags: discards refused; no_read_workqueue allowed; no_write_workqueue "
+			 "refused\n"
+			 "nova passphrase hash: sha256\n");
 	free(out);
 	policy_free(p);
 }
@@ -215,14 +216,15 @@ Test(policy, empty_policy_allows_nothing)
 
 	policy_summary(p, f);
 	fclose(f);
-	cr_assert_str_eq(out, "callers: any uid\n"
-			      "volume groups: none (this policy allows nothing)\n"
-			      "LV names: 0 pattern(s) (none allowed)\n"
-			      "mappings: 0 pattern(s) (none allowed)\n"
-			      "ciphers: none; sector sizes none\n"
-			      "flags: discards refused; no_read_workqueue refused; no_write_workqueue "
-			      "refused\n"
-			      "nova passphrase hash: ripemd160\n");
+	cr_assert_str_eq(out,
+			 "callers: any uid\n"
+			 "volume groups: none (this policy allows nothing)\n"
+			 "LV names: 0 pattern(s) (none allowed)\n"
+			 "mappings: 0 pattern(s) (none allowed)\n"
+			 "ciphers: none; sector sizes none\n"
+			 "flags: discards refused; no_read_workqueue refused; no_write_workqueue "
+			 "refused\n"
+			 "nova passphrase hash: ripemd160\n");
 	free(out);
 	REFUSED(policy_vg(p, "nova-ephemeral", &v), "default deny",
 		"volume group 'nova-ephemeral' is not in [volume-groups]");
@@ -368,11 +370,14 @@ Test(policy, bad_size_and_unit)
 	    "suffix)\n"
 	    "policy.conf:4: bad size '-1G' (expected a number > 0 with an optional K, M, G, T or P "
 	    "suffix)\n"
-	    "policy.conf:5: bad size '1.5T' (expected a number > 0 with an optional K, M, G, T or P "
+	    "policy.conf:5: bad size '1.5T' (expected a number > 0 with an optional K, M, G, T or "
+	    "P "
 	    "suffix)\n"
-	    "policy.conf:6: bad size '99999999999T' (expected a number > 0 with an optional K, M, G, "
+	    "policy.conf:6: bad size '99999999999T' (expected a number > 0 with an optional K, M, "
+	    "G, "
 	    "T or P suffix)\n"
-	    "policy.conf:7: bad size '2TiB' (expected a number > 0 with an optional K, M, G, T or P "
+	    "policy.conf:7: bad size '2TiB' (expected a number > 0 with an optional K, M, G, T or "
+	    "P "
 	    "suffix)\n");
 }
 
@@ -401,7 +406,8 @@ Test(policy, bad_cipher_names)
 	    "aes-xts-plain64)\n"
 	    "policy.conf:5: bad cipher 'aes-' (expected CIPHER-MODE in [a-z0-9:-], such as "
 	    "aes-xts-plain64)\n"
-	    "policy.conf:6: bad cipher 'capi:xts(aes)-plain64' (expected CIPHER-MODE in [a-z0-9:-], "
+	    "policy.conf:6: bad cipher 'capi:xts(aes)-plain64' (expected CIPHER-MODE in "
+	    "[a-z0-9:-], "
 	    "such as aes-xts-plain64)\n"
 	    "policy.conf:7: expected 'key-sizes', got 'keysizes' (usage: cipher NAME key-sizes "
 	    "BITS[,BITS...])\n");
@@ -410,7 +416,8 @@ Test(policy, bad_cipher_names)
 Test(policy, bad_key_sizes)
 {
 	bad("[crypto]\ncipher a-b key-sizes 100\ncipher c-d key-sizes 120\n"
-	    "cipher e-f key-sizes 256,1032\ncipher g-h key-sizes 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17\n",
+	    "cipher e-f key-sizes 256,1032\ncipher g-h key-sizes "
+	    "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17\n",
 	    "policy.conf:2: key size 100 is not a multiple of 8 in 128..1024\n"
 	    "policy.conf:3: key size 120 is not a multiple of 8 in 128..1024\n"
 	    "policy.conf:4: key size 1032 is not a multiple of 8 in 128..1024\n"
@@ -455,8 +462,9 @@ Test(policy, nul_byte)
 {
 	static const char text[] = "[callers]\nuid 0\0 uid 1\nbogus\n";
 
-	badlen(text, sizeof(text) - 1, "policy.conf:2: NUL byte at column 6\n"
-				       "policy.conf:3: unknown directive 'bogus'\n");
+	badlen(text, sizeof(text) - 1,
+	       "policy.conf:2: NUL byte at column 6\n"
+	       "policy.conf:3: unknown directive 'bogus'\n");
 }
 
 Test(policy, trailing_garbage_and_missing_arguments)
@@ -496,7 +504,8 @@ Test(policy, names_in_the_file_follow_the_grammar)
 	    "policy.conf:3: volume group name '../x': byte 2 ('/') is not one of A-Z a-z 0-9 + _ . "
 	    "-\n"
 	    "policy.conf:4: volume group name '-a': must not start with '-'\n"
-	    "policy.conf:6: volume group name 'd\\xc3\\xa9j\\xc3\\xa0': byte 1 ('\\xc3') is not one "
+	    "policy.conf:6: volume group name 'd\\xc3\\xa9j\\xc3\\xa0': byte 1 ('\\xc3') is not "
+	    "one "
 	    "of A-Z a-z 0-9 + _ . -\n");
 }
 
@@ -649,9 +658,11 @@ Test(policy, volume_groups_and_sizes)
 
 	ALLOWED(policy_vg(p, "nova-ephemeral", &v), 7);
 	ALLOWED(policy_vg(p, "scratch", &v), 8);
-	REFUSED(policy_vg(p, "vg1", &v), "default deny", "volume group 'vg1' is not in [volume-groups]");
+	REFUSED(policy_vg(p, "vg1", &v), "default deny",
+		"volume group 'vg1' is not in [volume-groups]");
 	REFUSED(policy_vg(p, "nova-ephemeral/..", &v), "name grammar",
-		"volume group name 'nova-ephemeral/..': byte 14 ('/') is not one of A-Z a-z 0-9 + _ . "
+		"volume group name 'nova-ephemeral/..': byte 14 ('/') is not one of A-Z a-z 0-9 + "
+		"_ . "
 		"-");
 	REFUSED(policy_vg(p, "", &v), "name grammar", "volume group name '': must not be empty");
 	ALLOWED(policy_lv_size(p, "nova-ephemeral", 2199023255552ULL, &v), 7);
@@ -675,7 +686,8 @@ Test(policy, lv_names)
 	REFUSED(policy_lv(p, "nova-ephemeral", "tmp7", &v), "default deny",
 		"LV name 'tmp7' matches no [volumes] pattern for volume group 'nova-ephemeral'");
 	REFUSED(policy_lv(p, "nova-ephemeral", "foo_disk", &v), "default deny",
-		"LV name 'foo_disk' matches no [volumes] pattern for volume group 'nova-ephemeral'");
+		"LV name 'foo_disk' matches no [volumes] pattern for volume group "
+		"'nova-ephemeral'");
 	/* Anchored: no substring match, at either end. */
 	REFUSED(policy_lv(p, "nova-ephemeral", "x0123abcd_disk", &v), "default deny",
 		"LV name 'x0123abcd_disk' matches no [volumes] pattern for volume group "
@@ -712,13 +724,16 @@ Test(policy, grammar_beats_a_wide_pattern)
 		{ "..", "LV name '..': must not be '.' or '..'" },
 		{ "x\ny", "LV name 'x\\ny': byte 1 ('\\n') is not one of A-Z a-z 0-9 + _ . -" },
 		{ "x y", "LV name 'x y': byte 1 (' ') is not one of A-Z a-z 0-9 + _ . -" },
-		{ "\xe2\x82\xac", "LV name '\\xe2\\x82\\xac': byte 0 ('\\xe2') is not one of A-Z a-z "
-				  "0-9 + _ . -" },
+		{ "\xe2\x82\xac",
+		  "LV name '\\xe2\\x82\\xac': byte 0 ('\\xe2') is not one of A-Z a-z "
+		  "0-9 + _ . -" },
 		{ "-rf", "LV name '-rf': must not start with '-'" },
-		{ "snapshot", "LV name 'snapshot': names starting with 'snapshot' are reserved by LVM" },
+		{ "snapshot",
+		  "LV name 'snapshot': names starting with 'snapshot' are reserved by LVM" },
 		{ "pvmove", "LV name 'pvmove': names starting with 'pvmove' are reserved by LVM" },
 		{ "x_tmeta", "LV name 'x_tmeta': names containing '_tmeta' are reserved by LVM" },
-		{ "x_rimage_0", "LV name 'x_rimage_0': names containing '_rimage' are reserved by LVM" },
+		{ "x_rimage_0",
+		  "LV name 'x_rimage_0': names containing '_rimage' are reserved by LVM" },
 		{ "", "LV name '': must not be empty" },
 	};
 	struct policy *p = good("[volume-groups]\nvg v max-lv-size 1G\n[volumes]\nlv .*\n"
@@ -833,7 +848,8 @@ nova_example(void)
 	size_t cap = 0, len = 0;
 	FILE *f = fopen(NOVA_EXAMPLE, "r");
 
-	cr_assert_not_null(f, "%s (run from the repository root): %s", NOVA_EXAMPLE, strerror(errno));
+	cr_assert_not_null(f, "%s (run from the repository root): %s", NOVA_EXAMPLE,
+			   strerror(errno));
 	len = (size_t)getdelim(&text, &cap, '\0', f);
 	fclose(f);
 	cr_assert_not_null(user = strstr(text, "\nuser nova\n"), "the example names the nova user");
@@ -873,13 +889,15 @@ Test(policy, nova_example_refuses_the_rest)
 	struct policy *p = nova_example();
 
 	REFUSED(policy_lv(p, "nova-ephemeral", "foo_disk", &v), "default deny",
-		"LV name 'foo_disk' matches no [volumes] pattern for volume group 'nova-ephemeral'");
+		"LV name 'foo_disk' matches no [volumes] pattern for volume group "
+		"'nova-ephemeral'");
 	REFUSED(policy_lv(p, "nova-ephemeral", UUID "_disk.config2", &v), "default deny",
 		"LV name '" UUID "_disk.config2' matches no [volumes] pattern for volume group "
 		"'nova-ephemeral'");
 	REFUSED(policy_lv(p, "nova-ephemeral", "6F1B3C2A-8D4E-4F5A-9B7C-1D2E3F4A5B6C_disk", &v),
 		"default deny",
-		"LV name '6F1B3C2A-8D4E-4F5A-9B7C-1D2E3F4A5B6C_disk' matches no [volumes] pattern for "
+		"LV name '6F1B3C2A-8D4E-4F5A-9B7C-1D2E3F4A5B6C_disk' matches no [volumes] pattern "
+		"for "
 		"volume group 'nova-ephemeral'");
 	REFUSED(policy_mapping(p, UUID "_disk.local", &v), "default deny",
 		"mapping name '" UUID "_disk.local' matches no [mappings] pattern");

@@ -126,7 +126,8 @@ static const struct entrypoint ep = { "test.ep", 0, params, 3, NULL };
 static struct mp_value
 str(const char *s)
 {
-	return (struct mp_value){ .type = MP_STR, .len = (uint32_t)strlen(s),
+	return (struct mp_value){ .type = MP_STR,
+				  .len = (uint32_t)strlen(s),
 				  .v.bytes = (const uint8_t *)s };
 }
 
@@ -267,8 +268,11 @@ Test(guard, mappings, .init = setup, .fini = teardown)
 Test(guard, crypt_key_cipher_and_flags, .init = setup, .fini = teardown)
 {
 	static const uint8_t key[64];
-	struct dmcrypt_req r = { .cipher = "aes-xts-plain64", .key = key, .key_len = 64,
-				 .key_bits = 512, .sector_size = 512 };
+	struct dmcrypt_req r = { .cipher = "aes-xts-plain64",
+				 .key = key,
+				 .key_len = 64,
+				 .key_bits = 512,
+				 .sector_size = 512 };
 
 	cr_assert_eq(guard_crypt(&c, &r), 0, "%s", c.err.msg);
 	r.flags = CRYPT_ACTIVATE_NO_READ_WORKQUEUE;
@@ -288,8 +292,9 @@ Test(guard, crypt_key_cipher_and_flags, .init = setup, .fini = teardown)
 
 Test(guard, device_paths_must_be_plain_and_under_dev, .init = setup, .fini = teardown)
 {
-	static const char *const bad[] = { "/etc/passwd", "/dev/../etc/passwd", "/dev//sda",
-					   "/dev/./sda",  "/dev/",		 "/dev/x/.." };
+	static const char *const bad[] = { "/etc/passwd", "/dev/../etc/passwd",
+					   "/dev//sda",	  "/dev/./sda",
+					   "/dev/",	  "/dev/x/.." };
 
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
 		cr_assert_eq(guard_dev_path(&c, bad[k]), -1, "%s is refused", bad[k]);
@@ -322,7 +327,7 @@ Test(guard, activation_flags_by_name_comma_separated)
 
 	activation_flags_text(0, text, sizeof(text));
 	cr_assert_str_eq(text, "");
-	activation_flags_text(CRYPT_ACTIVATE_ALLOW_DISCARDS | CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE, text,
-			      sizeof(text));
+	activation_flags_text(CRYPT_ACTIVATE_ALLOW_DISCARDS | CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE,
+			      text, sizeof(text));
 	cr_assert_str_eq(text, "allow_discards,no_write_workqueue");
 }

@@ -35,7 +35,7 @@
 
 #include "../../helper/sandbox.h"
 
-#define BADFD (-1L)
+#define BADFD		(-1L)
 #define X32_SYSCALL_BIT 0x40000000L
 
 /* --- running one call under the filter ------------------------------------ */
@@ -118,8 +118,7 @@ describe(const struct outcome *o, char *buf, size_t cap)
 static bool
 killed_by_filter(const struct outcome *o)
 {
-	return o->loaded && !o->returned && WIFSIGNALED(o->status) &&
-	       WTERMSIG(o->status) == SIGSYS;
+	return o->loaded && !o->returned && WIFSIGNALED(o->status) && WTERMSIG(o->status) == SIGSYS;
 }
 
 /* --- the probes -------------------------------------------------------------- */
@@ -169,12 +168,15 @@ require_seccomp(void)
 	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0 && errno == EINVAL)
 		cr_skip_test("the kernel has no seccomp");
 	if (seccomp_api_get() < 3)
-		cr_skip_test("libseccomp API level %u: no SCMP_ACT_KILL_PROCESS", seccomp_api_get());
+		cr_skip_test("libseccomp API level %u: no SCMP_ACT_KILL_PROCESS",
+			     seccomp_api_get());
 }
 
 /* --- shape (systemd's filter_sets_ordered) ------------------------------------ */
 
-static const char *const arg_pinned[] = { "clone", "ioctl", "kill", "prctl", "socket", "socketpair" };
+static const char *const arg_pinned[] = {
+	"clone", "ioctl", "kill", "prctl", "socket", "socketpair"
+};
 
 static bool
 resolves(const char *name)
@@ -188,13 +190,14 @@ Test(sandbox, groups_sorted_by_name_with_help)
 	for (size_t g = 0; g < sandbox_groups_len; g++) {
 		const struct syscall_group *grp = &sandbox_groups[g];
 
-		cr_expect(grp->name && grp->name[0] == '@', "group %zu: name must start with '@'", g);
+		cr_expect(grp->name && grp->name[0] == '@', "group %zu: name must start with '@'",
+			  g);
 		cr_expect(grp->help && grp->help[0], "group %s has no help line", grp->name);
 		cr_expect(grp->syscalls && grp->syscalls[0], "group %s is empty", grp->name);
 		if (g > 0)
 			cr_expect_lt(strcmp(sandbox_groups[g - 1].name, grp->name), 0,
-				     "groups out of order: %s before %s", sandbox_groups[g - 1].name,
-				     grp->name);
+				     "groups out of order: %s before %s",
+				     sandbox_groups[g - 1].name, grp->name);
 	}
 }
 
@@ -204,7 +207,8 @@ Test(sandbox, syscalls_sorted_unique_and_known_on_x86_64)
 		const struct syscall_group *grp = &sandbox_groups[g];
 
 		for (const char *const *s = grp->syscalls; *s; s++) {
-			cr_expect(resolves(*s), "%s in %s is not a syscall on x86_64", *s, grp->name);
+			cr_expect(resolves(*s), "%s in %s is not a syscall on x86_64", *s,
+				  grp->name);
 			if (s != grp->syscalls)
 				cr_expect_lt(strcmp(s[-1], *s), 0,
 					     "%s: '%s' must come before '%s' (sorted, no repeats)",
@@ -230,16 +234,18 @@ Test(sandbox, pinned_and_errno_syscalls_are_in_no_group)
 	for (size_t k = 0; k < sandbox_errno_len; k++) {
 		cr_expect(resolves(sandbox_errno[k].name), "errno entry %s is not a syscall",
 			  sandbox_errno[k].name);
-		cr_expect(sandbox_errno[k].err > 0 && sandbox_errno[k].why && sandbox_errno[k].why[0],
+		cr_expect(sandbox_errno[k].err > 0 && sandbox_errno[k].why &&
+				  sandbox_errno[k].why[0],
 			  "errno entry %s needs an errno and a reason", sandbox_errno[k].name);
 		special[n++] = sandbox_errno[k].name;
 	}
 	for (size_t g = 0; g < sandbox_groups_len; g++)
 		for (const char *const *s = sandbox_groups[g].syscalls; *s; s++)
 			for (size_t k = 0; k < n; k++)
-				cr_expect_str_neq(*s, special[k],
-						  "%s is in %s but has its own rule (args or errno)",
-						  *s, sandbox_groups[g].name);
+				cr_expect_str_neq(
+					*s, special[k],
+					"%s is in %s but has its own rule (args or errno)", *s,
+					sandbox_groups[g].name);
 }
 
 /* The count the report quotes; also a tripwire for an accidental mass addition. */
@@ -259,7 +265,10 @@ Test(sandbox, allowlist_size)
 
 /* --- forbidden: the child dies of SIGSYS ------------------------------------- */
 
-#define CALL(name, why, ...) { #name "(" #__VA_ARGS__ ")", why, SYS_##name, { __VA_ARGS__ }, 0 }
+#define CALL(name, why, ...)                                                                       \
+	{                                                                                          \
+#name "(" #__VA_ARGS__ ")", why, SYS_##name, { __VA_ARGS__ }, 0                    \
+	}
 
 Test(sandbox, kernel_code_boot_and_swap_are_killed, .init = require_seccomp)
 {
@@ -313,8 +322,11 @@ Test(sandbox, mounts_are_killed, .init = require_seccomp)
 Test(sandbox, namespaces_are_killed, .init = require_seccomp)
 {
 	/* CLONE_THREAD without CLONE_SIGHAND: EINVAL, should the filter let it through. */
-#define CLONE_NS(flag)                                                                      \
-	{ "clone(" #flag " | CLONE_THREAD)", "a new namespace", SYS_clone, { flag | CLONE_THREAD }, 0 }
+#define CLONE_NS(flag)                                                                             \
+	{                                                                                          \
+		"clone(" #flag " | CLONE_THREAD)", "a new namespace", SYS_clone,                   \
+			{ flag | CLONE_THREAD }, 0                                                 \
+	}
 	static const struct probe calls[] = {
 		CALL(unshare, "new namespaces", -1),
 		CALL(setns, "enters other namespaces", BADFD, 0),
@@ -392,7 +404,8 @@ Test(sandbox, network_is_killed, .init = require_seccomp)
 	static const struct probe calls[] = {
 		CALL(socket, "IPv4 network", AF_INET, -1, 0),
 		CALL(socket, "IPv6 network", AF_INET6, -1, 0),
-		CALL(socket, "netlink: neither the helper nor lvm (udev_sync uses semaphores) needs it",
+		CALL(socket,
+		     "netlink: neither the helper nor lvm (udev_sync uses semaphores) needs it",
 		     AF_NETLINK, -1, 0),
 		CALL(socket, "raw packets", AF_PACKET, -1, 0),
 		CALL(socket, "host-guest sockets", AF_VSOCK, -1, 0),
@@ -424,12 +437,12 @@ Test(sandbox, other_ioctls_are_killed, .init = require_seccomp)
 Test(sandbox, other_prctls_are_killed, .init = require_seccomp)
 {
 	static const struct probe calls[] = {
-		CALL(prctl, "PR_SET_DUMPABLE would allow ptrace and cores", PR_SET_DUMPABLE, 5, 0, 0,
-		     0),
-		CALL(prctl, "PR_CAPBSET_DROP: the bounding set is final", PR_CAPBSET_DROP, 1000, 0, 0,
-		     0),
-		CALL(prctl, "PR_SET_SECUREBITS: the securebits are locked", PR_SET_SECUREBITS, -1, 0,
+		CALL(prctl, "PR_SET_DUMPABLE would allow ptrace and cores", PR_SET_DUMPABLE, 5, 0,
 		     0, 0),
+		CALL(prctl, "PR_CAPBSET_DROP: the bounding set is final", PR_CAPBSET_DROP, 1000, 0,
+		     0, 0),
+		CALL(prctl, "PR_SET_SECUREBITS: the securebits are locked", PR_SET_SECUREBITS, -1,
+		     0, 0, 0),
 		CALL(prctl, "PR_SET_SECCOMP: no second filter", PR_SET_SECCOMP, 99, 0, 0, 0),
 		CALL(prctl, "PR_SET_PTRACER opens the helper to ptrace", PR_SET_PTRACER, -2, 0, 0,
 		     0),
@@ -497,21 +510,23 @@ Test(sandbox, x32_syscall_is_killed, .init = require_seccomp)
 
 /* --- the errno section -------------------------------------------------------- */
 
-#define ERRNO_CALL(e, name, why, ...)                                                       \
-	{ #name "(" #__VA_ARGS__ ")", why, SYS_##name, { __VA_ARGS__ }, e }
+#define ERRNO_CALL(e, name, why, ...)                                                              \
+	{                                                                                          \
+#name "(" #__VA_ARGS__ ")", why, SYS_##name, { __VA_ARGS__ }, e                    \
+	}
 
 Test(sandbox, errno_answers, .init = require_seccomp)
 {
 	/* With these arguments the kernel itself would say EINVAL, EINVAL, EBADF and EINVAL. */
 	static const struct probe calls[] = {
-		ERRNO_CALL(ENOSYS, clone3, "glibc then falls back to clone, whose flags are checked",
-			   0, 0),
+		ERRNO_CALL(ENOSYS, clone3,
+			   "glibc then falls back to clone, whose flags are checked", 0, 0),
 		ERRNO_CALL(EAFNOSUPPORT, socket, "libcryptsetup copes without the crypto API",
 			   AF_ALG, -1, 0),
 		ERRNO_CALL(ENOTTY, ioctl, "FDGETFDCSTAT: LVM asks every disk if it is a floppy",
 			   BADFD, 0x0215, 0),
-		ERRNO_CALL(EPERM, kill, "pid 0 is our own process group; one comparison per argument",
-			   0, -1),
+		ERRNO_CALL(EPERM, kill,
+			   "pid 0 is our own process group; one comparison per argument", 0, -1),
 	};
 	char why[160];
 
@@ -674,7 +689,8 @@ Test(sandbox, allowed_calls_work, .init = require_seccomp)
 	for (size_t k = 0; k < sizeof(probes) / sizeof(probes[0]); k++) {
 		struct outcome o = under_filter(probes[k].fn, NULL);
 
-		cr_expect(o.returned && (probes[k].want == -2 ? o.ret > 0 : o.ret == probes[k].want),
+		cr_expect(o.returned &&
+				  (probes[k].want == -2 ? o.ret > 0 : o.ret == probes[k].want),
 			  "%s must work under the filter, but %s", probes[k].what,
 			  describe(&o, why, sizeof(why)));
 	}
