@@ -25,7 +25,7 @@
 #define LIST_MAX     1024 /* mappings one crypt_list reports */
 
 static int
-ep_version(struct call *c)
+ephcrypt_version(struct call *c)
 {
 	return mp_put_str(c->ret, EPHCRYPT_VERSION);
 }
@@ -65,7 +65,7 @@ vg_lv_args(struct call *c)
 }
 
 static int
-ep_vg_info(struct call *c)
+ephcrypt_vg_info(struct call *c)
 {
 	struct vg_info vi;
 	struct op_error e;
@@ -130,7 +130,7 @@ create_lv(struct call *c, uint64_t size, struct lv_info *li)
 }
 
 static int
-ep_lv_create(struct call *c)
+ephcrypt_lv_create(struct call *c)
 {
 	struct lv_info li;
 	uint64_t size;
@@ -154,7 +154,7 @@ remove_lv(struct call *c)
 }
 
 static int
-ep_lv_remove(struct call *c)
+ephcrypt_lv_remove(struct call *c)
 {
 	if (vg_lv_args(c) < 0 || remove_lv(c) < 0)
 		return -1;
@@ -163,7 +163,7 @@ ep_lv_remove(struct call *c)
 
 /* The names the policy lets this caller see. */
 static int
-ep_lv_list(struct call *c)
+ephcrypt_lv_list(struct call *c)
 {
 	struct lvm_names ln;
 	struct op_error e;
@@ -185,7 +185,7 @@ ep_lv_list(struct call *c)
 }
 
 static int
-ep_lv_info(struct call *c)
+ephcrypt_lv_info(struct call *c)
 {
 	struct lv_info li;
 	struct op_error e;
@@ -234,7 +234,7 @@ parse_option(struct call *c, const struct mp_value *k, const struct mp_value *v,
 
 /* cipher, key_size, key, options at parameters i..i+3. */
 static int
-crypt_args(struct call *c, unsigned i, struct dmcrypt_req *r)
+dmcrypt_args(struct call *c, unsigned i, struct dmcrypt_req *r)
 {
 	const struct mp_value *key, *opts;
 	uint64_t bits;
@@ -288,12 +288,12 @@ put_path_map(struct call *c, const char *lv_path)
 }
 
 static int
-ep_crypt_open(struct call *c)
+ephcrypt_crypt_open(struct call *c)
 {
 	struct dmcrypt_req r = { .name = NULL };
 
 	if (arg_cstr(c, 0, c->t.mapping, sizeof(c->t.mapping)) < 0 ||
-	    arg_cstr(c, 1, c->t.device, sizeof(c->t.device)) < 0 || crypt_args(c, 2, &r) < 0 ||
+	    arg_cstr(c, 1, c->t.device, sizeof(c->t.device)) < 0 || dmcrypt_args(c, 2, &r) < 0 ||
 	    open_mapping(c, &r) < 0)
 		return -1;
 	return put_path_map(c, NULL);
@@ -309,7 +309,7 @@ close_mapping(struct call *c)
 }
 
 static int
-ep_crypt_close(struct call *c)
+ephcrypt_crypt_close(struct call *c)
 {
 	if (arg_cstr(c, 0, c->t.mapping, sizeof(c->t.mapping)) < 0 ||
 	    guard_mapping(c, c->t.mapping) < 0 || close_mapping(c) < 0)
@@ -319,7 +319,7 @@ ep_crypt_close(struct call *c)
 
 /* Everything about an active mapping except its key. */
 static int
-ep_crypt_status(struct call *c)
+ephcrypt_crypt_status(struct call *c)
 {
 	struct dmcrypt_status st;
 	struct op_error e;
@@ -359,7 +359,7 @@ show_mapping(const char *name, void *arg)
 }
 
 static int
-ep_crypt_list(struct call *c)
+ephcrypt_crypt_list(struct call *c)
 {
 	static struct shown s; /* 128 KiB, off the stack: one call at a time */
 	struct op_error e;
@@ -390,14 +390,14 @@ mapping_for_lv(struct call *c)
 
 /* LV then mapping, as one operation: a failed mapping removes the LV again. */
 static int
-ep_disk_create(struct call *c)
+ephcrypt_disk_create(struct call *c)
 {
 	struct dmcrypt_req r = { .name = NULL };
 	struct lv_info li;
 	uint64_t size;
 
 	if (vg_lv_args(c) < 0 || arg_u64(c, 2, 1, MAX_LV_SIZE, &size) < 0 ||
-	    mapping_for_lv(c) < 0 || crypt_args(c, 3, &r) < 0)
+	    mapping_for_lv(c) < 0 || dmcrypt_args(c, 3, &r) < 0)
 		return -1;
 	if (mapper_exists(c->t.mapping))
 		return call_oserror(c, EEXIST, "mapping '%s' already exists", c->t.mapping);
@@ -411,7 +411,7 @@ ep_disk_create(struct call *c)
 }
 
 static int
-ep_disk_destroy(struct call *c)
+ephcrypt_disk_destroy(struct call *c)
 {
 	bool closed = false, exists = true;
 
@@ -453,17 +453,17 @@ static const struct param p_disk_create[] = {
 };
 
 const struct entrypoint native_entrypoints[] = {
-	{ "ephcrypt.version", EP_NO_AUDIT, NULL, 0, ep_version },
-	EP("ephcrypt.vg_info", 0, p_vg, ep_vg_info),
-	EP("ephcrypt.lv_create", 0, p_lv_create, ep_lv_create),
-	EP("ephcrypt.lv_remove", 0, p_vg_lv, ep_lv_remove),
-	EP("ephcrypt.lv_list", 0, p_vg, ep_lv_list),
-	EP("ephcrypt.lv_info", 0, p_vg_lv, ep_lv_info),
-	EP("ephcrypt.crypt_open", 0, p_crypt_open, ep_crypt_open),
-	EP("ephcrypt.crypt_close", 0, p_name, ep_crypt_close),
-	EP("ephcrypt.crypt_status", 0, p_name, ep_crypt_status),
-	{ "ephcrypt.crypt_list", 0, NULL, 0, ep_crypt_list },
-	EP("ephcrypt.disk_create", 0, p_disk_create, ep_disk_create),
-	EP("ephcrypt.disk_destroy", 0, p_vg_lv, ep_disk_destroy),
+	{ "ephcrypt.version", EP_NO_AUDIT, NULL, 0, ephcrypt_version },
+	EP("ephcrypt.vg_info", 0, p_vg, ephcrypt_vg_info),
+	EP("ephcrypt.lv_create", 0, p_lv_create, ephcrypt_lv_create),
+	EP("ephcrypt.lv_remove", 0, p_vg_lv, ephcrypt_lv_remove),
+	EP("ephcrypt.lv_list", 0, p_vg, ephcrypt_lv_list),
+	EP("ephcrypt.lv_info", 0, p_vg_lv, ephcrypt_lv_info),
+	EP("ephcrypt.crypt_open", 0, p_crypt_open, ephcrypt_crypt_open),
+	EP("ephcrypt.crypt_close", 0, p_name, ephcrypt_crypt_close),
+	EP("ephcrypt.crypt_status", 0, p_name, ephcrypt_crypt_status),
+	{ "ephcrypt.crypt_list", 0, NULL, 0, ephcrypt_crypt_list },
+	EP("ephcrypt.disk_create", 0, p_disk_create, ephcrypt_disk_create),
+	EP("ephcrypt.disk_destroy", 0, p_vg_lv, ephcrypt_disk_destroy),
 };
 const size_t native_entrypoints_len = sizeof(native_entrypoints) / sizeof(native_entrypoints[0]);

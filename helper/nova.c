@@ -126,7 +126,7 @@ vg_arg_nova(struct call *c, unsigned i, char *given, size_t cap)
 }
 
 static int
-ep_vginfo(struct call *c)
+nova_fs_vginfo(struct call *c)
 {
 	char vg[160];
 	const char *argv[] = {
@@ -138,7 +138,7 @@ ep_vginfo(struct call *c)
 }
 
 static int
-ep_lvlist(struct call *c)
+nova_fs_lvlist(struct call *c)
 {
 	char vg[160];
 	const char *argv[] = { "lvs", "--noheadings", "-o", "lv_name", vg, NULL };
@@ -147,7 +147,7 @@ ep_lvlist(struct call *c)
 }
 
 static int
-ep_lvinfo(struct call *c)
+nova_fs_lvinfo(struct call *c)
 {
 	char path[300];
 	const char *argv[] = { "lvs", "-o", "vg_all,lv_all", "--separator", "|", path, NULL };
@@ -156,7 +156,7 @@ ep_lvinfo(struct call *c)
 }
 
 static int
-ep_lvremove(struct call *c)
+nova_fs_lvremove(struct call *c)
 {
 	char path[300];
 	const char *argv[] = { "lvremove", "-f", path, NULL };
@@ -169,7 +169,7 @@ ep_lvremove(struct call *c)
 
 /* nova.privsep.fs.lvcreate, Nova's argument order (size, lv, vg, preallocated). */
 static int
-ep_lvcreate(struct call *c)
+nova_fs_lvcreate(struct call *c)
 {
 	char sz[32], pre[32];
 	uint64_t size, prealloc = 0;
@@ -200,7 +200,7 @@ ep_lvcreate(struct call *c)
 
 /* blockdev --getsize64, in-process. */
 static int
-ep_blockdev_size(struct call *c)
+nova_fs_blockdev_size(struct call *c)
 {
 	const char *argv[] = { "blockdev", "--getsize64", c->t.device, NULL };
 	char out[32], err[400];
@@ -252,7 +252,7 @@ clear_pass(int fd, uint8_t *buf, uint64_t size, bool random_data)
 
 /* shred -n0 -z -s<size> (or -n3), in-process: no exec of shred. */
 static int
-ep_clear(struct call *c)
+nova_fs_clear(struct call *c)
 {
 	char sz[32], err[400];
 	const char *zero_argv[] = { "shred", "-n0", "-z", sz, c->t.device, NULL };
@@ -304,7 +304,7 @@ cryptsetup_error(struct call *c, int errnum, const char *why, const char *const 
 
 /* The same key as `cryptsetup create --key-file=-` fed hexlify(key): a hashed passphrase. */
 static int
-ep_dmcrypt_create(struct call *c)
+nova_libvirt_dmcrypt_create_volume(struct call *c)
 {
 	char ks[32], cip[80];
 	const char *argv[] = { "cryptsetup", "create", c->t.mapping,   c->t.device,
@@ -343,7 +343,7 @@ ep_dmcrypt_create(struct call *c)
 }
 
 static int
-ep_dmcrypt_delete(struct call *c)
+nova_libvirt_dmcrypt_delete_volume(struct call *c)
 {
 	char target[200];
 	const char *argv[] = { "cryptsetup", "remove", target, NULL };
@@ -389,14 +389,16 @@ static const struct param p_dmcrypt_create[] = {
 static const struct param p_target[] = { { "target", P_STR, false, false } };
 
 const struct entrypoint nova_entrypoints[] = {
-	EP("nova.privsep.fs.vginfo", 0, p_vg, ep_vginfo),
-	EP("nova.privsep.fs.lvlist", 0, p_vg, ep_lvlist),
-	EP("nova.privsep.fs.lvinfo", 0, p_path, ep_lvinfo),
-	EP("nova.privsep.fs.blockdev_size", 0, p_path, ep_blockdev_size),
-	EP("nova.privsep.fs.lvcreate", 0, p_lvcreate, ep_lvcreate),
-	EP("nova.privsep.fs.lvremove", 0, p_path, ep_lvremove),
-	EP("nova.privsep.fs.clear", 0, p_clear, ep_clear),
-	EP("nova.privsep.libvirt.dmcrypt_create_volume", 0, p_dmcrypt_create, ep_dmcrypt_create),
-	EP("nova.privsep.libvirt.dmcrypt_delete_volume", 0, p_target, ep_dmcrypt_delete),
+	EP("nova.privsep.fs.vginfo", 0, p_vg, nova_fs_vginfo),
+	EP("nova.privsep.fs.lvlist", 0, p_vg, nova_fs_lvlist),
+	EP("nova.privsep.fs.lvinfo", 0, p_path, nova_fs_lvinfo),
+	EP("nova.privsep.fs.blockdev_size", 0, p_path, nova_fs_blockdev_size),
+	EP("nova.privsep.fs.lvcreate", 0, p_lvcreate, nova_fs_lvcreate),
+	EP("nova.privsep.fs.lvremove", 0, p_path, nova_fs_lvremove),
+	EP("nova.privsep.fs.clear", 0, p_clear, nova_fs_clear),
+	EP("nova.privsep.libvirt.dmcrypt_create_volume", 0, p_dmcrypt_create,
+	   nova_libvirt_dmcrypt_create_volume),
+	EP("nova.privsep.libvirt.dmcrypt_delete_volume", 0, p_target,
+	   nova_libvirt_dmcrypt_delete_volume),
 };
 const size_t nova_entrypoints_len = sizeof(nova_entrypoints) / sizeof(nova_entrypoints[0]);
