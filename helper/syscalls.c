@@ -17,33 +17,93 @@
 
 #include "sandbox.h"
 
+/* One syscall per line, sorted, as the shape test checks: not for the formatter to pack. */
+/* clang-format off */
 static const char *const basic_io[] = {
-	"close", "close_range", "dup",	  "dup2",  "dup3",    "fcntl",	  "lseek",
-	"pipe",	 "pipe2",	"poll",	  "ppoll", "pread64", "pselect6", "pwrite64",
-	"read",	 "readv",	"select", "write", "writev",  NULL,
+	"close",
+	"close_range",
+	"dup",
+	"dup2",
+	"dup3",
+	"fcntl",
+	"lseek",
+	"pipe",
+	"pipe2",
+	"poll",
+	"ppoll",
+	"pread64",
+	"pselect6",
+	"pwrite64",
+	"read",
+	"readv",
+	"select",
+	"write",
+	"writev",
+	NULL,
 };
 
 static const char *const files[] = {
-	"access",    "chdir",	   "chmod",	"chown", /* libdevmapper, without udev: the
-							    /dev/mapper node's group */
-	"faccessat", "faccessat2", "fadvise64", "fchdir",    "fchmod",	  "fchmodat",
-	"fchown",    "fchownat",   "fdatasync", /* the audit record reaches the disk before the
-						   reply */
-	"flock",				/* LVM's metadata locks */
-	"fstat",     "fstatfs",	   "fsync",	"ftruncate", "getcwd",	  "getdents64",
-	"link",							      /* LVM's metadata archive */
-	"linkat",    "lstat",	   "mkdir",	"mkdirat",   "mknod", /* libdevmapper, without udev:
-									 /dev/mapper nodes */
-	"mknodat",   "newfstatat", "open",	"openat",    "readlink",  "readlinkat",
-	"rename",    "renameat",   "renameat2", "rmdir",     "stat",	  "statfs",
-	"statx",     "symlink", /* LVM's /dev/<vg>/<lv> links */
-	"symlinkat", "umask",	   "unlink",	"unlinkat",  "utimensat", NULL,
+	"access",
+	"chdir",
+	"chmod",
+	"chown",     /* libdevmapper, without udev: the /dev/mapper node's group */
+	"faccessat",
+	"faccessat2",
+	"fadvise64",
+	"fchdir",
+	"fchmod",
+	"fchmodat",
+	"fchown",
+	"fchownat",
+	"fdatasync", /* the audit record reaches the disk before the reply */
+	"flock",     /* LVM's metadata locks */
+	"fstat",
+	"fstatfs",
+	"fsync",
+	"ftruncate",
+	"getcwd",
+	"getdents64",
+	"link", /* LVM's metadata archive */
+	"linkat",
+	"lstat",
+	"mkdir",
+	"mkdirat",
+	"mknod",     /* libdevmapper, without udev: /dev/mapper nodes */
+	"mknodat",
+	"newfstatat",
+	"open",
+	"openat",
+	"readlink",
+	"readlinkat",
+	"rename",
+	"renameat",
+	"renameat2",
+	"rmdir",
+	"stat",
+	"statfs",
+	"statx",
+	"symlink",   /* LVM's /dev/<vg>/<lv> links */
+	"symlinkat",
+	"umask",
+	"unlink",
+	"unlinkat",
+	"utimensat",
+	NULL,
 };
 
 static const char *const memory[] = {
-	"brk",	"madvise",  "mlock",  "mlock2",	 "mlockall", /* keys never swapped; LVM locks itself
-								during activation */
-	"mmap", "mprotect", "mremap", "munlock", "munlockall", "munmap", NULL,
+	"brk",
+	"madvise",
+	"mlock",
+	"mlock2",
+	"mlockall",   /* keys never swapped; LVM locks itself during activation */
+	"mmap",
+	"mprotect",
+	"mremap",
+	"munlock",
+	"munlockall",
+	"munmap",
+	NULL,
 };
 
 static const char *const process[] = {
@@ -87,26 +147,54 @@ static const char *const process[] = {
 
 static const char *const signals[] = {
 	"restart_syscall", /* poll/nanosleep resumed after SIGSTOP and SIGCONT */
-	"rt_sigaction",	   "rt_sigprocmask", "rt_sigreturn", "rt_sigtimedwait", "sigaltstack", NULL,
+	"rt_sigaction",
+	"rt_sigprocmask",
+	"rt_sigreturn",
+	"rt_sigtimedwait",
+	"sigaltstack",
+	NULL,
 };
 
 static const char *const timing[] = {
-	"clock_getres", "clock_gettime", "clock_nanosleep", "gettimeofday", "nanosleep", "time",
+	"clock_getres",
+	"clock_gettime",
+	"clock_nanosleep",
+	"gettimeofday",
+	"nanosleep",
+	"time",
 	NULL,
 };
 
 static const char *const socket_io[] = {
 	"connect", /* syslog's /dev/log (socket() itself is pinned to AF_UNIX) */
-	"getpeername", "getsockname", "getsockopt", "recvfrom", "recvmsg", "sendmmsg",
-	"sendmsg",     "sendto",      "setsockopt", "shutdown", NULL,
+	"getpeername",
+	"getsockname",
+	"getsockopt",
+	"recvfrom",
+	"recvmsg",
+	"sendmmsg",
+	"sendmsg",
+	"sendto",
+	"setsockopt",
+	"shutdown",
+	NULL,
 };
 
 static const char *const dm_lvm[] = {
-	"getrandom",	"io_destroy",			      /* LVM scans devices with libaio */
-	"io_getevents", "io_setup",   "io_submit",  "semctl", /* libdevmapper's udev cookies are
-								 SysV semaphores */
-	"semget",	"semop",      "semtimedop", "sync",   NULL,
+	"getrandom",
+	"io_destroy", /* LVM scans devices with libaio */
+	"io_getevents",
+	"io_setup",
+	"io_submit",
+	"semctl", /* libdevmapper's udev cookies are SysV semaphores */
+	"semget",
+	"semop",
+	"semtimedop",
+	"sync",
+	NULL,
 };
+
+/* clang-format on */
 
 const struct syscall_group sandbox_groups[] = {
 	{ "@basic-io", "Read, write and multiplex descriptors", basic_io },

@@ -17,9 +17,9 @@ layer_of() {
 	policy/* | */policy/* | */names.* | */policy.* | */util.* | */number.*) echo policy ;;
 	audit/* | */audit/* | */audit.*) echo audit ;;
 	*/ops/* | */lvm.* | */crypt.* | */storage.h) echo mechanisms ;;
-	*/call.* | */args.* | */guard.* | */helper.h | */request.h) echo request ;;
-	*/native.* | */nova.* | */handlers.h) echo handlers ;;
-	*/dispatch.* | */serve.*) echo dispatch ;;
+	*/call.* | */args.* | */guard.*) echo request ;;
+	*/native.* | */nova.*) echo handlers ;;
+	*/dispatch.* | */serve.* | */helper.h) echo dispatch ;;
 	*/main.*) echo startup ;;
 	*/sandbox.* | */syscalls.*) echo sandbox ;;
 	*) echo unknown ;;
