@@ -21,3 +21,6 @@ check-format:
 	if [ -n "$$bad" ]; then echo "check-format: not formatted (run make format):$$bad" >&2; exit 1; fi; \
 	echo "check-format: $(words $(FORMAT_FILES)) files match .clang-format"
 CHECK_STAGES += check-format
+
+# test_request runs --check-policy on the helper.
+$(B)/tests/test_request: $(B)/ephcrypt-helper

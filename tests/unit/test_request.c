@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../helper/call.h"
@@ -330,4 +332,49 @@ Test(guard, activation_flags_by_name_comma_separated)
 	activation_flags_text(CRYPT_ACTIVATE_ALLOW_DISCARDS | CRYPT_ACTIVATE_NO_WRITE_WORKQUEUE,
 			      text, sizeof(text));
 	cr_assert_str_eq(text, "allow_discards,no_write_workqueue");
+}
+
+/* --- --check-policy reads the file without root's privilege (doas -C) ----- */
+
+/* Exit status and the first bytes of stderr of `ephcrypt-helper --check-policy path`. */
+static int
+check_policy(const char *path, char *err, size_t cap)
+{
+	char cmd[512];
+	FILE *p;
+	size_t n;
+	int status;
+
+	snprintf(cmd, sizeof(cmd), "%s --check-policy %s 2>&1 >/dev/null",
+		 getenv("EPHCRYPT_HELPER") ? getenv("EPHCRYPT_HELPER") : "build/ephcrypt-helper",
+		 path);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	n = fread(err, 1, cap - 1, p);
+	err[n] = '\0';
+	status = pclose(p);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+Test(check_policy, root_reads_the_file_as_nobody)
+{
+	char dir[] = "/tmp/ephcrypt-check-XXXXXX", path[64], err[512];
+	FILE *f;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root: the drop is from root to nobody");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/policy.conf", dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(POLICY_TEXT, f);
+	fclose(f);
+	chmod(path, 0644);
+	chmod(dir, 0711);
+	cr_assert_eq(check_policy(path, err, sizeof(err)), 0, "a readable policy checks: %s", err);
+	chmod(path, 0600); /* root could read it; nobody cannot */
+	cr_assert_eq(check_policy(path, err, sizeof(err)), 2);
+	cr_assert_not_null(strstr(err, "Permission denied"), "stderr: %s", err);
+	unlink(path);
+	rmdir(dir);
 }
