@@ -204,6 +204,19 @@ ephcrypt_lv_info(struct call *c)
 	return put_kbool(c->ret, "open", li.open);
 }
 
+/* The ValueError for an option no table row names, listing the ones that exist. */
+static int
+unknown_option(struct call *c)
+{
+	char known[160] = "sector_size";
+	size_t n = strlen(known);
+
+	for (size_t i = 0; i < PF_COUNT && n < sizeof(known); i++)
+		n += (size_t)snprintf(known + n, sizeof(known) - n, ", %s",
+				      policy_flag_name(activation_flags[i].pf));
+	return call_fail(c, EXC_VALUE, EINVAL, "unknown crypt option (known: %s)", known);
+}
+
 static int
 parse_option(struct call *c, const struct mp_value *k, const struct mp_value *v,
 	     struct dmcrypt_req *r)
@@ -227,9 +240,7 @@ parse_option(struct call *c, const struct mp_value *k, const struct mp_value *v,
 		r->flags = v->v.b ? r->flags | bit : r->flags & ~bit;
 		return 0;
 	}
-	return call_fail(c, EXC_VALUE, EINVAL,
-			 "unknown crypt option (known: sector_size, allow_discards, "
-			 "no_read_workqueue, no_write_workqueue)");
+	return unknown_option(c);
 }
 
 /* cipher, key_size, key, options at parameters i..i+3. */

@@ -203,7 +203,7 @@ static int
 nova_fs_blockdev_size(struct call *c)
 {
 	const char *argv[] = { "blockdev", "--getsize64", c->t.device, NULL };
-	char out[32], err[400];
+	char out[32], err[OP_REASON_MAX];
 	uint64_t size = 0;
 	int fd;
 
@@ -254,7 +254,7 @@ clear_pass(int fd, uint8_t *buf, uint64_t size, bool random_data)
 static int
 nova_fs_clear(struct call *c)
 {
-	char sz[32], err[400];
+	char sz[32], err[OP_REASON_MAX];
 	const char *zero_argv[] = { "shred", "-n0", "-z", sz, c->t.device, NULL };
 	const char *shred_argv[] = { "shred", "-n3", sz, c->t.device, NULL };
 	bool shred = arg_bool(c, 2, false);

@@ -17,7 +17,7 @@
 #include "crypt.h"
 #include "dm.h"
 
-static char last_error[400];
+static char last_error[OP_REASON_MAX];
 
 /* libcryptsetup's own reason for a failure; it never logs keys at ERROR level. */
 static void

@@ -205,7 +205,7 @@ static int
 lvm_fail(const struct lvm_config *cfg, const char *what, const struct lvm_out *o,
 	 struct op_error *e)
 {
-	char why[400];
+	char why[OP_REASON_MAX];
 	const char *r = lvm_reason(o->err, why, sizeof(why));
 	int err = EIO;
 

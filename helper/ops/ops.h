@@ -11,8 +11,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#define OP_WHY_MAX  1024 /* a reason, as the caller will read it */
-#define OP_NAME_CAP 128	 /* a VG, LV or dm name and its NUL (lvm2's NAME_LEN) */
+#define OP_WHY_MAX    1024 /* a reason, as the caller will read it */
+#define OP_NAME_CAP   128  /* a VG, LV or dm name and its NUL (lvm2's NAME_LEN) */
+#define OP_REASON_MAX 400  /* a tool's or library's own reason, quoted in a why */
 
 struct op_error {
 	char why[OP_WHY_MAX];
