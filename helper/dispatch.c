@@ -21,8 +21,8 @@ static const struct {
 	{ nova_entrypoints, &nova_entrypoints_len },
 };
 
-const struct entrypoint *
-dispatch_lookup(const char *name, size_t len)
+static const struct entrypoint *
+lookup(const char *name, size_t len)
 {
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
 		for (size_t k = 0; k < *tables[t].len; k++) {
@@ -137,7 +137,7 @@ dispatch_call(const struct ps_msg *m, struct mp_buf *out, const struct options *
 	char name[160];
 	struct mp_buf ret;
 	struct call c;
-	const struct entrypoint *ep = dispatch_lookup((const char *)m->name->v.bytes, m->name->len);
+	const struct entrypoint *ep = lookup((const char *)m->name->v.bytes, m->name->len);
 	uint64_t t0 = now_us();
 	int rc;
 

@@ -20,7 +20,6 @@ extern const struct entrypoint nova_entrypoints[];
 extern const size_t nova_entrypoints_len;
 
 /* dispatch.c */
-const struct entrypoint *dispatch_lookup(const char *name, size_t len);
 void dispatch_call(const struct ps_msg *m, struct mp_buf *out, const struct options *opt,
 		   const struct ucred *peer);
 
