@@ -7,6 +7,7 @@
 #   tests/layers.sh loc            lines of code per layer (comments and blank
 #       lines not counted: gcc strips comments, then non-blank lines count).
 set -eu
+export LC_ALL=C # sort and join must agree on the order
 cd "$(dirname "$0")/.."
 
 # The one map from a file to its layer (rank, name); bottom first.
