@@ -9,7 +9,7 @@ PKG_DIR := $(B)/pkg
 PKG_TOOLS := debhelper devscripts lintian fakeroot dpkg-dev logrotate sudo
 PKG_ROOT := $(PKG_DIR)/root
 
-.PHONY: package check-package deps-package
+.PHONY: package check-package check-docs deps-package
 
 deps-package:
 	$(call install_missing,$(BUILD_PKGS) $(PKG_TOOLS))
@@ -30,4 +30,10 @@ check-package: package
 	EPHCRYPT_PKG_ROOT=$(abspath $(PKG_ROOT)) nice -n 10 tests/vm/run --timeout 600 \
 		tests/package/guest-lifecycle.sh
 
-CHECK_STAGES += check-package
+# Manual pages: lint clean, and in step with each program's options and --help.
+check-docs: $(B)/ephcrypt-helper $(B)/ephcrypt-audit
+	@for m in man/*.[0-9]; do w=$$(groff -man -ww -z $$m 2>&1); \
+		[ -z "$$w" ] || { echo "groff -man -ww $$m:"; echo "$$w"; exit 1; }; done
+	B=$(B) tests/man/check-options.sh
+
+CHECK_STAGES += check-docs check-package
