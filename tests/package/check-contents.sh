@@ -11,6 +11,7 @@ status=0 checked=0
 fail() { echo "FAIL: $*" >&2; status=1; }
 pass() { checked=$((checked + 1)); }
 
+root=$(cd "$root" && pwd) || exit 1 # systemd-tmpfiles --root wants absolute paths
 listing=$(dpkg-deb -c "$deb") || { echo "FAIL: dpkg-deb -c $deb" >&2; exit 1; }
 
 # expect MODE OWNER PATH: the package holds PATH with that mode and owner.
@@ -68,7 +69,7 @@ if command -v logrotate >/dev/null; then
 	out=$(logrotate -d -s /dev/null "$root/etc/logrotate.d/ephcrypt" 2>&1)
 	grep -qi 'error' <<<"$out" && fail "logrotate -d: $out"
 	grep -q 'rotating pattern: /var/log/ephcrypt/audit.log' <<<"$out" || fail "logrotate -d: $out"
-	grep -v nocopytruncate "$root/etc/logrotate.d/ephcrypt" | grep -qi copytruncate &&
+	grep -v '^[[:space:]]*#' "$root/etc/logrotate.d/ephcrypt" | grep -qw copytruncate &&
 		fail "the logrotate file truncates"
 	pass
 fi
