@@ -23,7 +23,8 @@ out=$(call ephcrypt.version)
 ok "the packaged helper answers: $out"
 
 out=$(call ephcrypt.disk_create s:$VG s:tpkg i:$((16 << 20)) s:aes-xts-plain64 i:512 key:$K1)
-on_exit call ephcrypt.disk_destroy s:$VG s:tpkg
+destroy_disk() { call ephcrypt.disk_destroy s:$VG s:tpkg >/dev/null; }
+on_exit destroy_disk
 [[ $(json_get path <<<"$out") == /dev/mapper/tpkg-dmcrypt ]] || fail "disk_create: $out"
 marker="EPHCRYPT-PACKAGE-MARKER-$$"
 (yes "$marker" || true) | head -c 1M >"$WORK/plain"
