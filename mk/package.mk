@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # The Debian package (debian/): `make package` builds it out of tree, in
 # build/pkg, from the files git tracks (plus new, unignored ones), so the work
-# tree stays clean.  `make check-package` (a stage of make check) builds it,
+# tree stays clean.  `make check-package` (a stage of make check) tries make
+# install/uninstall in a DESTDIR for two prefixes, builds the package,
 # runs lintian (errors fail), checks its contents, and runs an encrypted-disk
 # lifecycle in the guest with the helper and ephcrypt-audit the package ships.
 
@@ -23,6 +24,7 @@ package: deps-package
 	@ls $(PKG_DIR)/*.deb
 
 check-package: package
+	MAKE="$(MAKE)" tests/package/check-install.sh
 	@echo "lintian (errors fail; the tags, if any, are in $(PKG_DIR)/lintian.log):"
 	@nice -n 10 lintian --fail-on error --info $(PKG_DIR)/*.changes >$(PKG_DIR)/lintian.log 2>&1; \
 		rc=$$?; grep -v '^running with root privileges' $(PKG_DIR)/lintian.log; exit $$rc
