@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # ephcrypt: `make` builds, `make check` runs every test, `make demo` shows a
-# full encrypted-disk lifecycle on a real kernel. Missing Debian packages are
-# installed with apt-get when run as root (the exact command is printed otherwise).
+# full encrypted-disk lifecycle on a real kernel. `make`, `make install` and
+# `make uninstall` need only a C toolchain and pkg-config with the -dev packages
+# below. `make deps` (and demo, check, bench, fuzz) install missing Debian
+# packages with apt-get when run as root (the exact command is printed otherwise).
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -16,9 +18,10 @@ B := build
 PYTHON := /usr/bin/python3
 
 BUILD_PKGS := build-essential pkg-config libcryptsetup-dev libseccomp-dev libcap-ng-dev \
-	libmsgpack-dev libcurl4-openssl-dev libjson-c-dev libssl-dev libdevmapper-dev
+	libmsgpack-dev libjson-c-dev libssl-dev libdevmapper-dev
+# libcurl and libyaml: the client library (mk/client.mk) that fetches keys from Barbican.
 TEST_PKGS := libcriterion-dev lvm2 python3-oslo.privsep python3-msgpack cryptsetup-bin \
-	user-mode-linux kmod valgrind clang-format
+	user-mode-linux kmod valgrind clang-format groff-base libcurl4-openssl-dev libyaml-dev
 NOVA_PKGS := python3-nova
 FUZZ_PKGS := clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60
@@ -31,6 +34,9 @@ HARDEN := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fstack-clash-protection 
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) $(HARDEN) -D_GNU_SOURCE
 LDHARDEN := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
+# pkg-config module -> the Debian package that ships it (for the error message).
+PC_PACKAGES := libcryptsetup:libcryptsetup-dev libseccomp:libseccomp-dev libcap-ng:libcap-ng-dev \
+	json-c:libjson-c-dev libcrypto:libssl-dev devmapper:libdevmapper-dev msgpack:libmsgpack-dev
 PKG_CFLAGS = $(shell pkg-config --cflags $(LIBS_HELPER) msgpack 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(LIBS_HELPER) 2>/dev/null)
 
@@ -43,14 +49,25 @@ HELPER_OBJS := $(HELPER_SRCS:%.c=$(B)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all deps deps-test deps-nova check check-unit check-asan check-valgrind \
-	check-interop check-guest demo bench fuzz install clean format
+.PHONY: all deps deps-test deps-nova pkg-config-check check check-unit check-asan \
+	check-valgrind check-interop check-guest demo bench fuzz clean format
 
-all: deps $(B)/ephcrypt-helper $(B)/ephcrypt-client $(B)/ephcrypt-audit
+all: $(B)/ephcrypt-helper $(B)/ephcrypt-client $(B)/ephcrypt-audit
 
 # --- dependencies ----------------------------------------------------------
+# The build asks pkg-config only; a missing module names its -dev package.
+pkg-config-check:
+	@command -v pkg-config >/dev/null || { echo "pkg-config not found: install pkg-config" >&2; exit 1; }
+	@pkg-config --exists $(LIBS_HELPER) msgpack || { missing=""; for m in $(PC_PACKAGES); do \
+		pkg-config --exists $${m%%:*} || missing="$$missing $${m#*:}"; done; \
+		echo "pkg-config cannot find the libraries of:$$missing; install them (apt-get install$$missing)" \
+		"or set PKG_CONFIG_PATH" >&2; exit 1; }
+
+# Only deps and the targets that run tests (check, demo, bench, fuzz) install packages.
 define install_missing
-	@missing=""; for p in $(1); do \
+	@command -v dpkg-query >/dev/null || { \
+		echo "not a Debian system (no dpkg-query): make sure these are installed: $(1)" >&2; exit 0; }; \
+	missing=""; for p in $(1); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -71,7 +88,7 @@ deps-nova: deps-test
 	$(call install_missing,$(NOVA_PKGS))
 
 # --- build -----------------------------------------------------------------
-$(B)/%.o: %.c $(wildcard protocol/*.h policy/*.h audit/*.h helper/*.h helper/ops/*.h client/*.h) | deps
+$(B)/%.o: %.c $(wildcard protocol/*.h policy/*.h audit/*.h helper/*.h helper/ops/*.h client/*.h) | pkg-config-check
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
@@ -86,7 +103,7 @@ $(B)/ephcrypt-helper: $(HELPER_OBJS) $(B)/libephcrypt-proto.a
 
 # The reviewer's tool: its own main and audit/'s hash chain; json-c and libcrypto only.
 $(B)/ephcrypt-audit: tools/ephcrypt-audit.c audit/chain.c audit/chain.h protocol/utf8.c \
-		protocol/utf8.h | deps
+		protocol/utf8.h | pkg-config-check
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
 	@$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags json-c libcrypto) $(LDHARDEN) -o $@ \
@@ -98,7 +115,7 @@ $(B)/ephcrypt-client: $(B)/client/client.o $(B)/client/cli.o $(B)/libephcrypt-pr
 	@$(CC) $(LDHARDEN) -o $@ $^
 
 # --- tests -----------------------------------------------------------------
-$(B)/tests/test_%: tests/unit/test_%.c $(B)/libephcrypt-proto.a $(HELPER_OBJS) | deps-test
+$(B)/tests/test_%: tests/unit/test_%.c $(B)/libephcrypt-proto.a $(HELPER_OBJS) | pkg-config-check
 	@mkdir -p $(dir $@)
 	@echo "  CCLD    $@"
 	@$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -Wno-missing-prototypes $(LDHARDEN) -o $@ $< \
@@ -152,17 +169,6 @@ bench: deps-test all
 fuzz: deps
 	$(call install_missing,$(FUZZ_PKGS))
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
-
-install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR)/examples \
-		$(DESTDIR)$(DOCDIR)/contrib/nova $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
-	install -m 0755 $(B)/ephcrypt-helper $(B)/ephcrypt-audit $(DESTDIR)$(SBINDIR)/
-	install -m 0755 $(B)/ephcrypt-client $(DESTDIR)$(BINDIR)/
-	install -m 0644 contrib/nova/* $(DESTDIR)$(DOCDIR)/contrib/nova/
-	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
-	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
-	install -m 0644 policy/examples/*.conf $(DESTDIR)$(DOCDIR)/examples/
-	install -m 0644 README.rst LICENSE $(DESTDIR)$(DOCDIR)/
 
 format:
 	clang-format -i $(FORMAT_FILES)

@@ -42,7 +42,9 @@ struct filter {
 struct opts {
 	enum verb verb;
 	bool json;
-	bool filtered; /* any filter given (refused for verify) */
+	bool local;			   /* --local: local time in and out */
+	const char *since_arg, *until_arg; /* read once every option is known */
+	bool filtered;			   /* any filter given (refused for verify) */
 	struct filter f;
 	const char *expect; /* verify: a record's sha256 that must be in the file */
 };
@@ -318,6 +320,111 @@ parse_time(const char *s, long long *out)
 	return 0;
 }
 
+/* Local midnight of the day holding now, days back (mktime settles DST and month ends). */
+static long long
+local_midnight(time_t now, int days_back)
+{
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	tm.tm_mday -= days_back;
+	tm.tm_isdst = -1;
+	return (long long)mktime(&tm) * 1000000;
+}
+
+/* The local midnight of the date whose UTC midnight is utc_us. */
+static long long
+local_date(long long utc_us)
+{
+	time_t t = (time_t)(utc_us / 1000000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	tm.tm_isdst = -1;
+	return (long long)mktime(&tm) * 1000000;
+}
+
+/* "-90s", "-30m", "-1h", "-2d", "-1w": that long before now. */
+static int
+parse_ago(const char *s, long long now_us, long long *out)
+{
+	static const struct {
+		char unit;
+		long long seconds;
+	} units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }, { 'w', 604800 } };
+	long long n = 0;
+	const char *p = s + 1;
+
+	if (*s != '-' || *p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++)
+		if ((n = n * 10 + (*p - '0')) > 100LL * 366 * 86400) /* a century of seconds */
+			return -1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (p[0] == units[i].unit && p[1] == '\0' &&
+		    n <= 100LL * 366 * 86400 / units[i].seconds) {
+			*out = now_us - n * units[i].seconds * 1000000;
+			return 0;
+		}
+	return -1;
+}
+
+/*
+ * A --since/--until TIME: RFC 3339, YYYY-MM-DD (midnight UTC, or local with
+ * --local), now, today, yesterday, or -N followed by s, m, h, d or w.
+ */
+static int
+parse_when(const char *s, bool local, long long *out)
+{
+	struct timespec ts;
+	long long now_us;
+	int days_back = -1;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_us = (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	if (strcmp(s, "now") == 0) {
+		*out = now_us;
+		return 0;
+	}
+	if (strcmp(s, "today") == 0)
+		days_back = 0;
+	else if (strcmp(s, "yesterday") == 0)
+		days_back = 1;
+	if (days_back >= 0 && local)
+		*out = local_midnight(ts.tv_sec, days_back);
+	else if (days_back >= 0)
+		*out = (now_us / 86400000000LL - days_back) * 86400000000LL;
+	else if (*s == '-')
+		return parse_ago(s, now_us, out);
+	else if (parse_time(s, out) < 0)
+		return -1;
+	else if (local && strlen(s) == 10) /* a bare date: that day's local midnight */
+		*out = local_date(*out);
+	return 0;
+}
+
+/* An eventTime in local time with its offset (2026-11-27T10:41:18.123456+01:00). */
+static bool
+format_local(const char *event_time, char *buf, size_t len)
+{
+	long long us;
+	time_t secs;
+	struct tm tm;
+	long off;
+
+	if (!event_time || parse_time(event_time, &us) < 0)
+		return false;
+	secs = (time_t)(us / 1000000);
+	if (!localtime_r(&secs, &tm))
+		return false;
+	off = tm.tm_gmtoff / 60;
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06lld%c%02ld:%02ld", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us % 1000000,
+		 off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
+	return true;
+}
+
 /* --- list and summary ---------------------------------------------------- */
 
 /* The CADF outcome plus our reason: 0 success, 1 failure, 2 denied, -1 unknown. */
@@ -372,7 +479,7 @@ matches(struct json_object *o, const struct filter *f)
  * spaces, so that a caller's name cannot pose as further fields.
  */
 static void
-put_safe(const char *str, bool word)
+put_safe_to(FILE *out, const char *str, bool word)
 {
 	const unsigned char *s = (const unsigned char *)str, *end = s + strlen(str);
 	unsigned cp;
@@ -381,17 +488,23 @@ put_safe(const char *str, bool word)
 	for (; *s; s += n ? n : 1) {
 		n = utf8_seq(s, (size_t)(end - s), &cp);
 		if (n == 0)
-			printf("\\x%02x", *s);
+			fprintf(out, "\\x%02x", *s);
 		else if (cp == '\\')
-			fputs("\\\\", stdout);
+			fputs("\\\\", out);
 		else if (cp < 0x20 || cp == 0x7f || (word && cp == ' '))
-			printf("\\x%02x", cp);
+			fprintf(out, "\\x%02x", cp);
 		else if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
 			 (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
-			printf("\\u%04x", cp);
+			fprintf(out, "\\u%04x", cp);
 		else
-			fwrite(s, 1, n, stdout);
+			fwrite(s, 1, n, out);
 	}
+}
+
+static void
+put_safe(const char *str, bool word)
+{
+	put_safe_to(stdout, str, word);
 }
 
 static void
@@ -405,15 +518,19 @@ put_field(const char *prefix, const char *val)
 
 /* time outcome action uid=N vg/lv mapping=M device=D: errno N: message */
 static void
-print_record(struct json_object *o)
+print_record(struct json_object *o, bool local)
 {
 	static const char *const words[] = { "success", "failure", "denied" };
 	const char *vg = get_str(o, "target", "vg"), *lv = get_str(o, "target", "lv");
 	const char *msg = get_str(o, NULL, "message");
+	const char *when = get_str(o, NULL, "eventTime");
 	int outcome = outcome_of(o);
 	long long uid, err;
+	char local_when[64];
 
-	put_field("", get_str(o, NULL, "eventTime") ? get_str(o, NULL, "eventTime") : "-");
+	if (local && format_local(when, local_when, sizeof(local_when)))
+		when = local_when;
+	put_field("", when ? when : "-");
 	printf(" %-7s ", outcome >= 0 ? words[outcome] : "?");
 	put_safe(get_str(o, NULL, "action") ? get_str(o, NULL, "action") : "-", true);
 	if (get_int(o, "initiator", "uid", &uid))
@@ -466,26 +583,62 @@ by_action(const void *a, const void *b)
 		      ((const struct action_count *)b)->action);
 }
 
+/* The action as printed (escaped), and its width in characters. */
+static char *
+escaped(const char *str, int *width)
+{
+	char *buf = NULL;
+	size_t len = 0, n;
+	FILE *f = open_memstream(&buf, &len);
+	unsigned cp;
+
+	if (!f) {
+		fprintf(stderr, "ephcrypt-audit: out of memory\n");
+		exit(EX_USAGE);
+	}
+	put_safe_to(f, str, true);
+	if (fclose(f) != 0 || !buf) {
+		fprintf(stderr, "ephcrypt-audit: out of memory\n");
+		exit(EX_USAGE);
+	}
+	*width = 0;
+	for (size_t i = 0; i < len; i += n ? n : 1, ++*width)
+		n = utf8_seq((const unsigned char *)buf + i, len - i, &cp);
+	return buf;
+}
+
+/* Columns as wide as the longest action, so long names keep the numbers aligned. */
 static void
 table_print(struct table *t)
 {
 	unsigned long sum[3] = { 0 };
+	char **names = calloc(t->len + 1, sizeof(*names));
+	int *widths = calloc(t->len + 1, sizeof(*widths)), col = (int)strlen("ACTION");
 
+	if (!names || !widths) {
+		fprintf(stderr, "ephcrypt-audit: out of memory\n");
+		exit(EX_USAGE);
+	}
 	qsort(t->rows, t->len, sizeof(*t->rows), by_action);
-	printf("%-32s %8s %8s %8s %8s\n", "ACTION", "SUCCESS", "FAILURE", "DENIED", "TOTAL");
+	for (size_t i = 0; i < t->len; i++) {
+		names[i] = escaped(t->rows[i].action, &widths[i]);
+		col = widths[i] > col ? widths[i] : col;
+	}
+	printf("%-*s %8s %8s %8s %8s\n", col, "ACTION", "SUCCESS", "FAILURE", "DENIED", "TOTAL");
 	for (size_t i = 0; i < t->len; i++) {
 		const unsigned long *n = t->rows[i].n;
 
-		put_safe(t->rows[i].action, true);
-		printf("%*s %8lu %8lu %8lu %8lu\n",
-		       (int)(strlen(t->rows[i].action) < 32 ? 32 - strlen(t->rows[i].action) : 0),
-		       "", n[0], n[1], n[2], n[0] + n[1] + n[2]);
+		printf("%s%*s %8lu %8lu %8lu %8lu\n", names[i], col - widths[i], "", n[0], n[1],
+		       n[2], n[0] + n[1] + n[2]);
 		for (int k = 0; k < 3; k++)
 			sum[k] += n[k];
+		free(names[i]);
 		free(t->rows[i].action);
 	}
-	printf("%-32s %8lu %8lu %8lu %8lu\n", "TOTAL", sum[0], sum[1], sum[2],
+	printf("%-*s %8lu %8lu %8lu %8lu\n", col, "TOTAL", sum[0], sum[1], sum[2],
 	       sum[0] + sum[1] + sum[2]);
+	free(names);
+	free(widths);
 	free(t->rows);
 }
 
@@ -510,7 +663,7 @@ take_record(const struct reader *r, const struct opts *o, struct table *t)
 			fwrite(r->line, 1, r->len, stdout);
 			putchar('\n');
 		} else if (o->verb != VERB_SUMMARY) {
-			print_record(obj);
+			print_record(obj, o->local);
 		}
 	}
 	json_object_put(obj);
@@ -550,9 +703,12 @@ static void __attribute__((noreturn)) usage(int status)
 		"       ephcrypt-audit summary [FILTER...] FILE...\n"
 		"filters: --denied  --failed  --since TIME  --until TIME  --vg NAME  --uid N\n"
 		"         --action NAME  --request-id ID\n"
-		"TIME: RFC 3339 (2026-11-27T09:41:18Z, 2026-11-27T10:41:18+01:00) or YYYY-MM-DD "
-		"(midnight UTC)\n"
-		"FILE '-' reads standard input\n");
+		"--local: times shown in, and dates read as, local time (default UTC)\n"
+		"TIME: RFC 3339 (2026-11-27T09:41:18Z, 2026-11-27T10:41:18+01:00), YYYY-MM-DD "
+		"(midnight),\n"
+		"      now, today, yesterday, or -N with a unit s, m, h, d, w (-90s, -1h, -2d)\n"
+		"FILE '-' reads standard input\n"
+		"options: --help  --version\n");
 	exit(status);
 }
 
@@ -578,40 +734,31 @@ parse_uid(const char *s)
 }
 
 static const struct option longopts[] = {
-	{ "denied", no_argument, NULL, 'd' },
-	{ "failed", no_argument, NULL, 'f' },
-	{ "since", required_argument, NULL, 's' },
-	{ "until", required_argument, NULL, 'u' },
-	{ "vg", required_argument, NULL, 'g' },
-	{ "uid", required_argument, NULL, 'U' },
-	{ "action", required_argument, NULL, 'a' },
-	{ "request-id", required_argument, NULL, 'r' },
-	{ "json", no_argument, NULL, 'j' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "expect", required_argument, NULL, 'E' },
-	{ NULL, 0, NULL, 0 },
+	{ "denied", no_argument, NULL, 'd' },	    { "failed", no_argument, NULL, 'f' },
+	{ "since", required_argument, NULL, 's' },  { "until", required_argument, NULL, 'u' },
+	{ "vg", required_argument, NULL, 'g' },	    { "uid", required_argument, NULL, 'U' },
+	{ "action", required_argument, NULL, 'a' }, { "request-id", required_argument, NULL, 'r' },
+	{ "json", no_argument, NULL, 'j' },	    { "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },	    { "expect", required_argument, NULL, 'E' },
+	{ "local", no_argument, NULL, 'L' },	    { NULL, 0, NULL, 0 },
 };
 
 static void
 parse_option(int ch, struct opts *o)
 {
-	static const char time_help[] = "not RFC 3339 (e.g. 2026-11-27T09:41:18Z) nor YYYY-MM-DD";
-
-	o->filtered |= ch != 'j' && ch != 'h' && ch != 'V' && ch != 'E';
+	o->filtered |= ch != 'j' && ch != 'h' && ch != 'V' && ch != 'E' && ch != 'L';
 	switch (ch) {
 	case 'd': o->f.denied = true; break;
 	case 'f': o->f.failed = true; break;
 	case 's':
-		if (parse_time(optarg, &o->f.since) < 0)
-			bad_arg("since", optarg, time_help);
+		o->since_arg = optarg;
 		o->f.has_since = true;
 		break;
 	case 'u':
-		if (parse_time(optarg, &o->f.until) < 0)
-			bad_arg("until", optarg, time_help);
+		o->until_arg = optarg;
 		o->f.has_until = true;
 		break;
+	case 'L': o->local = true; break;
 	case 'g': o->f.vg = optarg; break;
 	case 'U':
 		o->f.uid = parse_uid(optarg);
@@ -629,6 +776,17 @@ parse_option(int ch, struct opts *o)
 	case 'V': printf("ephcrypt-audit %s\n", TOOL_VERSION); exit(EX_FINE);
 	default: usage(EX_USAGE);
 	}
+}
+
+/* After every option: --local changes what a date means. */
+static void
+resolve_when(const char *opt, const char *arg, bool local, long long *out)
+{
+	static const char time_help[] = "not a time: RFC 3339 (2026-11-27T09:41:18Z), YYYY-MM-DD, "
+					"now, today, yesterday or -N[smhdw] (-1h)";
+
+	if (arg && parse_when(arg, local, out) < 0)
+		bad_arg(opt, arg, time_help);
 }
 
 /* The verb, if any, then options and files in any order (getopt permutes). */
@@ -652,6 +810,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		}
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
 		parse_option(ch, o);
+	resolve_when("since", o->since_arg, o->local, &o->f.since);
+	resolve_when("until", o->until_arg, o->local, &o->f.until);
 	if (optind >= argc)
 		usage(EX_USAGE);
 	if (o->verb == VERB_VERIFY && (o->filtered || o->json)) {

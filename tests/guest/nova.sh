@@ -11,7 +11,7 @@ PY=/usr/bin/python3
 HERE=$REPO/tests/guest
 HELPER=${EPHCRYPT_HELPER:-$REPO/build/ephcrypt-helper}
 PATCH=$REPO/contrib/nova/nova-26-ephemeral-storage-pctxt.patch
-SUDOERS=$REPO/contrib/nova/sudoers.d-ephcrypt
+SUDOERS=$REPO/contrib/nova/sudoers.d-ephcrypt.in
 NOVA_SRC=/usr/lib/python3/dist-packages/nova
 VG=nova-ephemeral
 U=0b3e4f6a-1c2d-4e5f-8a9b-0c1d2e3f4a5b      # the instance of every driver run
@@ -214,7 +214,7 @@ fi
 sudo_allows() {
     sudo -l -U nobody /usr/local/sbin/ephcrypt-helper "$@" >/dev/null 2>&1
 }
-sed 's/^nova /nobody /' "$SUDOERS" >"$WORK/sudoers"
+sed 's/^nova /nobody /; s|@SBINDIR@|/usr/local/sbin|g' "$SUDOERS" >"$WORK/sudoers"
 chmod 0440 "$WORK/sudoers"
 visudo -c -q -f "$WORK/sudoers" || fail "visudo rejects contrib/nova/sudoers.d-ephcrypt"
 mount --bind "$WORK/sudoers" /etc/sudoers
