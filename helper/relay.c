@@ -56,6 +56,7 @@ struct relay {
 	void *record_arg;
 	pid_t daemon_pid;
 	uint64_t dropped;
+	unsigned unanswered;
 	char closed_reason[REASON_MAX];
 };
 
@@ -184,8 +185,10 @@ reply_error(struct relay *r, struct pending *p, enum relay_outcome outcome, cons
 	if (ps_err_msg_rawid(&b, p->id, p->idlen, cls, msg) == 0 && !b.overflow &&
 	    queue_push(&r->to_caller, b.data, b.len) == 0)
 		finish_call(r, p, outcome, cls, strlen(cls));
-	else
-		finish_call(r, p, RELAY_OUT_LOST, NULL, 0); /* no memory: the channel closes */
+	else {
+		r->unanswered++; /* no memory: only closing the channel tells that caller */
+		finish_call(r, p, RELAY_OUT_LOST, NULL, 0);
+	}
 	mp_buf_free(&b);
 }
 
@@ -416,6 +419,10 @@ relay_pollfd(const struct relay *r, struct pollfd *pfd)
 		pfd->events |= POLLIN;
 	if (r->to_daemon.head)
 		pfd->events |= POLLOUT;
+	/* Nothing wanted: a hang-up would be reported at once, again and again;
+	 * it is seen when the caller has taken the replies that came before it. */
+	if (pfd->events == 0)
+		pfd->fd = -1;
 }
 
 /* --- the caller's side -------------------------------------------------------- */
@@ -623,6 +630,7 @@ exec_helper(const struct start *s)
 	const char *argv[MAX_CONFIG_ARGS + 8];
 	const char *const *a = s->cfg->config_args;
 	size_t n = 0;
+	sigset_t none;
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
 	argv[n++] = s->cfg->helper_path ? s->cfg->helper_path : RELAY_HELPER_PATH;
@@ -638,6 +646,8 @@ exec_helper(const struct start *s)
 		_exit(126);
 	closefrom(3);
 	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL); /* a serve loop may block signals */
 	execve(argv[0], (char *const *)argv, envp);
 	_exit(127);
 }

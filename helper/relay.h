@@ -108,7 +108,8 @@ int relay_start(const struct relay_config *cfg, struct relay **out, char *err, s
 /* Close the daemon's socket (it exits on EOF); calls in flight end LOST. */
 void relay_free(struct relay *r);
 
-/* fd -1 once closed. events may be 0 (then only hang-ups are reported). */
+/* fd -1 once closed, and while there is nothing to wait for (the caller's
+ * queue is full and nothing waits to go to the daemon). */
 void relay_pollfd(const struct relay *r, struct pollfd *pfd);
 void relay_on_events(struct relay *r, short revents);
 void relay_on_readable(struct relay *r);
@@ -139,7 +140,10 @@ struct relay_info {
 	pid_t daemon_pid;          /* from "privsep daemon running as pid N"; 0 if unknown */
 	uint64_t dropped;          /* daemon messages not passed on: replies to nothing,
 	                              malformed LOG records, other kinds */
-	size_t output_bytes;       /* waiting for the caller: at most max_buffered + one read */
+	/* Calls that ended without a reply (no memory for the relay's ERR):
+	 * if not 0, close the caller's channel, or those callers wait forever. */
+	unsigned unanswered;
+	size_t output_bytes; /* waiting for the caller: at most max_buffered + one read */
 };
 
 void relay_info(const struct relay *r, struct relay_info *out);
