@@ -624,7 +624,7 @@ make_listener(struct start *s)
 static void
 exec_helper(const struct start *s)
 {
-	static char *const envp[] = {
+	static const char *const default_env[] = {
 	    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
 	    NULL};
 	const char *argv[MAX_CONFIG_ARGS + 8];
@@ -648,7 +648,8 @@ exec_helper(const struct start *s)
 	signal(SIGPIPE, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL); /* a serve loop may block signals */
-	execve(argv[0], (char *const *)argv, envp);
+	execve(argv[0], (char *const *)argv,
+	       (char *const *)(s->cfg->env ? s->cfg->env : default_env));
 	_exit(127);
 }
 

@@ -76,6 +76,9 @@ struct relay_config {
 	/* "--config-file" FILE and "--config-dir" DIR pairs (absolute paths),
 	 * NULL-terminated, passed on in order; NULL for none. */
 	const char *const *config_args;
+	/* The daemon's whole environment, NULL-terminated; NULL: PATH and LANG
+	 * only.  Nothing of ours is passed on unless named here. */
+	const char *const *env;
 	const char *sock_parent;   /* where the private directory goes; NULL: /run */
 	int stderr_fd;             /* the daemon's stderr; -1: ours */
 	unsigned start_timeout_ms; /* 0: RELAY_DEFAULT_START_TIMEOUT_MS */
