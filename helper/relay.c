@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -554,6 +553,7 @@ struct start {
 	char *err;
 	size_t errlen;
 	struct timespec deadline;
+	unsigned timeout_ms;
 };
 
 static int fail(struct start *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -666,10 +666,8 @@ await_connection(struct start *s, int *fd)
 		pid_t w = exited ? 0 : waitpid(s->pid, &status, WNOHANG);
 
 		if (left <= 0)
-			return fail(s, "privsep-helper did not connect within %ld ms",
-			            left + (long)(s->cfg->start_timeout_ms
-			                              ? s->cfg->start_timeout_ms
-			                              : RELAY_DEFAULT_START_TIMEOUT_MS));
+			return fail(s, "privsep-helper did not connect within %u ms",
+			            s->timeout_ms);
 		if (w < 0 && errno == ECHILD) { /* reaped elsewhere: its status is lost */
 			exited = true, s->pid = 0;
 		} else if (w == s->pid) {
@@ -844,6 +842,7 @@ relay_start(const struct relay_config *cfg, struct relay **out, char *err, size_
 		return -1;
 	if (!(r = relay_new(cfg)))
 		return fail(&s, "out of memory");
+	s.timeout_ms = timeout;
 	clock_gettime(CLOCK_MONOTONIC, &s.deadline);
 	s.deadline.tv_sec += timeout / 1000;
 	s.deadline.tv_nsec += (long)(timeout % 1000) * 1000000;
@@ -854,6 +853,7 @@ relay_start(const struct relay_config *cfg, struct relay **out, char *err, size_
 		relay_free(r); /* closing the socket ends a daemon that did start */
 		return -1;
 	}
+	drain_frames(r); /* anything read with the PONG: poll would not say so again */
 	*out = r;
 	return 0;
 }

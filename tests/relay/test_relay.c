@@ -474,6 +474,35 @@ test_bad_context(void)
 	relay_free(r);
 }
 
+/* A helper that never connects, and one that fails: clear errors, in time. */
+static void
+test_bad_helpers(void)
+{
+	struct relay_config cfg = {
+	    .context = CONTEXT,
+	    .sock_parent = workdir,
+	    .stderr_fd = -1,
+	    .start_timeout_ms = 500,
+	};
+	static const char *const bad_args[] = {"--log-file", "/tmp/x", NULL};
+	struct relay *r = NULL;
+	char err[256] = "";
+	long t0 = now_ms();
+
+	cfg.helper_path = "/bin/true";
+	CHECK(relay_start(&cfg, &r, err, sizeof(err)) < 0 && !r &&
+	          strstr(err, "did not connect within 500 ms") && now_ms() - t0 < 5000,
+	      "a helper that exits 0 without connecting: %s", err);
+	cfg.helper_path = "/bin/false";
+	CHECK(relay_start(&cfg, &r, err, sizeof(err)) < 0 && strstr(err, "exited with status 1"),
+	      "a helper that fails: %s", err);
+	cfg.helper_path = NULL;
+	cfg.config_args = bad_args;
+	CHECK(relay_start(&cfg, &r, err, sizeof(err)) < 0 && strstr(err, "--log-file"),
+	      "only --config-file and --config-dir are passed on: %s", err);
+	CHECK(no_relay_dirs_left(workdir), "... none leaves a socket directory behind");
+}
+
 static void
 cleanup(void)
 {
@@ -537,6 +566,7 @@ main(void)
 	CHECK(info(r).dropped == 0, "nothing from the daemon was dropped");
 	relay_free(r);
 	test_bad_context();
+	test_bad_helpers();
 	printf("%s: %d failed\n", failures ? "FAIL" : "PASS", failures);
 	return failures ? 1 : 0;
 }
