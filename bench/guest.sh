@@ -49,7 +49,7 @@ POL
 # shellcheck disable=SC2317  # run by on_exit
 leftovers() {
     local m
-    for m in $(dmsetup ls --target crypt 2>/dev/null | awk '$1 ~ /^(b|fio)/ { print $1 }'); do
+    for m in $(dmsetup ls --target crypt 2>/dev/null | awk '$1 ~ /^(b|fiobench)/ { print $1 }'); do
         cryptsetup close "$m"
     done
 }
