@@ -8,6 +8,7 @@
 #   EPHCRYPT_BENCH_ROUNDS  rounds of the storage A/B (default 5)
 #   EPHCRYPT_BENCH_PARTS   which parts (default "storage lvmshell fio")
 #   EPHCRYPT_BENCH_ERASE   crypto-erase disk sizes in MiB (default 64,512,2048)
+#   EPHCRYPT_BENCH_FIO_ROUNDS  rounds of every fio job on every device (default 5)
 . "$(dirname "${BASH_SOURCE[0]}")/../tests/vm/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/../tests/guest/common.sh"
 require_root_and_dm
@@ -65,7 +66,8 @@ for part in $PARTS; do
                 --helper "$REPO/build/ephcrypt-helper --policy $POLICY --audit-log $AUDIT" \
                 --out "$OUT/storage.json" ;;
         lvmshell) "$PY" "$HERE/lvmshell.py" --vg "$VG" --rounds $((ROUNDS * 2)) --out "$OUT/lvmshell.json" ;;
-        fio)      "$PY" "$HERE/fio.py" --vg "$VG" --out "$OUT/fio.json" ;;
+        fio)      "$PY" "$HERE/fio.py" --vg "$VG" --rounds "${EPHCRYPT_BENCH_FIO_ROUNDS:-5}" \
+                      --out "$OUT/fio.json" ;;
         *)        fail "unknown part $part" ;;
     esac
 done

@@ -12,8 +12,9 @@ helper/sandbox.c):
 
   exec + library loading   execve .. openat(policy)
   policy                   openat(policy) .. first openat under the audit dir
-  audit-log open           .. connect(sock)
-  connect, fork, stdio     connect .. mlockall
+  audit log + syslog       .. connect(privsep.sock): the log's directory and
+                           file, its chain's tail, openlog's /dev/log connect
+  connect, fork, stdio     connect(privsep.sock) .. mlockall
   memory locking           mlockall .. unshare
   namespace                unshare .. the first capability call after the mounts
   capabilities             .. the end of the last prctl/capset
@@ -31,7 +32,7 @@ import re
 TRACED = ("execve,openat,connect,clone,clone3,fork,mlockall,unshare,mount,capset,"
           "prctl,seccomp,write")
 
-STEPS = ["exec + library loading", "policy", "audit-log open", "connect, fork, stdio",
+STEPS = ["exec + library loading", "policy", "audit log + syslog", "connect, fork, stdio",
          "memory locking", "namespace", "capabilities", "seccomp build", "seccomp load",
          "hello (first write)"]
 
@@ -79,7 +80,8 @@ def breakdown(path, policy_path, audit_path):
     i1 = find(ev, i0, lambda e: e.name == "openat" and policy_path in e.args, "policy open")
     i2 = find(ev, i1 + 1, lambda e: e.name == "openat" and audit_dir in e.args and
               policy_path not in e.args, "audit-log open")
-    i3 = find(ev, i2, lambda e: e.name == "connect", "connect")
+    i3 = find(ev, i2, lambda e: e.name == "connect" and "privsep.sock" in e.args,
+              "connect to the client's socket")
     i4 = find(ev, i3, lambda e: e.name == "mlockall", "mlockall")
     i5 = find(ev, i4, lambda e: e.name == "unshare", "unshare")
     i6 = find(ev, i5, lambda e: e.name in ("capset", "prctl"), "capability call")
