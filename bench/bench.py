@@ -292,7 +292,23 @@ def startup_breakdown(eph, eph_argv, n):
     finally:
         cfg.CONF.set_override("helper_command", untraced_cmd, group=eph.ctx.cfg_section)
         shutil.rmtree(d, True)
-    return {"runs": runs, "traced_ms": traced_ms, "untraced_ms": untraced_ms}
+    return {"runs": runs, "traced_ms": traced_ms, "untraced_ms": untraced_ms,
+            "stop_cost_us": startup.stop_cost_us(), "exec_ms": exec_ms(eph_argv[0]),
+            "loader": {"helper": startup.loader_ms([eph_argv[0], "--version"]),
+                       "floor": startup.loader_ms([floor_path()])}}
+
+
+def exec_ms(helper, n=30):
+    """fork + exec + exit, untraced: the helper's libraries against a
+    program with libc alone (the floor) and /bin/true."""
+    out = {"helper": [], "floor": [], "true": []}
+    for _ in range(n):
+        for key, argv in (("helper", [helper, "--version"]), ("floor", [floor_path()]),
+                          ("true", ["/bin/true"])):
+            t0 = time.perf_counter()
+            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            out[key].append((time.perf_counter() - t0) * 1e3)
+    return out
 
 
 def audit_fdatasync_us(n=100, record=b"x" * 300 + b"\n"):
@@ -350,18 +366,32 @@ def ratio(a, b):
 
 
 def report_breakdown(bd, fsync_us):
-    runs = bd["runs"]
+    runs, stop = bd["runs"], bd["stop_cost_us"]
     print()
-    print("start-up breakdown of ephcrypt-helper (median of %d starts under strace; "
-          "bench/startup.py)" % len(runs))
-    print("  %-32s %8s %8s" % ("", "median", "min"))
-    for name in startup.STEPS + ["total (execve .. first write)"]:
-        vals = [r[name] for r in runs]
-        print("  %-32s %5.2f ms %5.2f ms" % (name, statistics.median(vals), min(vals)))
+    print("start-up breakdown of ephcrypt-helper (%d starts under strace; bench/startup.py)"
+          % len(runs))
+    print("  one traced syscall stop costs %.1f us; 'net' takes each step's stops off" % stop)
+    print("  %-28s %9s %9s %6s %9s" % ("", "median", "min", "stops", "net min"))
+    for name in startup.STEPS:
+        vals = [r["ms"][name] for r in runs]
+        stops = statistics.median(r["stops"][name] for r in runs)
+        print("  %-28s %6.2f ms %6.2f ms %6d %6.2f ms" % (
+            name, statistics.median(vals), min(vals), stops, max(0.0, min(vals) - stops * stop / 1e3)))
+    tot = [r["total_ms"] for r in runs]
+    print("  %-28s %6.2f ms %6.2f ms %6d" % ("total (execve .. first write)", statistics.median(tot),
+                                           min(tot), statistics.median(r["traced"] for r in runs)))
     tr, un = statistics.median(bd["traced_ms"]), statistics.median(bd["untraced_ms"])
-    print("  tracer's cost: cold start median %.2f ms traced vs %.2f ms untraced (%+.2f ms; "
-          "%d syscalls traced)" % (tr, un, tr - un, statistics.median(
-              r["traced syscalls"] for r in runs)))
+    print("  cold start through the client: median %.2f ms traced, %.2f ms untraced" % (tr, un))
+    ex = bd["exec_ms"]
+    print("  fork+exec+exit untraced (median of %d): ephcrypt-helper --version %.2f ms, "
+          "bench/floor %.2f ms, /bin/true %.2f ms" % (
+              len(ex["helper"]), statistics.median(ex["helper"]), statistics.median(ex["floor"]),
+              statistics.median(ex["true"])))
+    ld = bd["loader"]
+    if ld["helper"] and ld["floor"]:
+        print("  dynamic loader (LD_DEBUG=statistics, fastest): ephcrypt-helper %.2f ms for %d "
+              "relocations, bench/floor %.2f ms" % (ld["helper"]["ms"], ld["helper"]["relocations"],
+                                                    ld["floor"]["ms"]))
     f = sorted(fsync_us)
     print("  audit record append + fdatasync on this disk: p50 %s, p99 %s" % (
         fmt_us(percentile(f, 0.5)), fmt_us(percentile(f, 0.99))))

@@ -71,16 +71,27 @@ def host_results(R, h):
     cc = h["c_client"]["pinned"]
     R.add("c_client_round_trip_p50", cc["p50_us"], None, "us", cc.get("calls"),
           "goal: at most 20 us, one CPU", met=cc["p50_us"] <= 20.0, section=sec)
-    runs = h["startup"]["runs"]
-    sec = "start-up breakdown (host, strace)"
-    for step in [k for k in runs[0] if k != "traced syscalls"]:
-        vals = [r[step] for r in runs]
-        R.add("startup." + step, med(vals), None, "ms", len(runs),
-              "median; min %.2f ms (strace --seccomp-bpf, syscall-bounded)" % min(vals),
+    bd = h["startup"]
+    runs, stop = bd["runs"], bd["stop_cost_us"]
+    sec = "start-up breakdown (host, strace; net = min less the step's tracer stops)"
+    for step in runs[0]["ms"]:
+        vals = [r["ms"][step] for r in runs]
+        stops = med([r["stops"][step] for r in runs])
+        R.add("startup." + step, max(0.0, min(vals) - stops * stop / 1e3), None, "ms",
+              len(runs), "net; median %.2f, min %.2f ms, %d stops" % (med(vals), min(vals), stops),
               section=sec)
-    tr, un = med(h["startup"]["traced_ms"]), med(h["startup"]["untraced_ms"])
-    R.add("startup.tracer_cost", tr - un, None, "ms", len(runs),
-          "cold start traced minus untraced", section=sec)
+    R.add("startup.total", med([r["total_ms"] for r in runs]), None, "ms", len(runs),
+          "median, traced", section=sec)
+    R.add("startup.stop_cost", stop, None, "us", 2000, "one traced syscall stop", section=sec)
+    for key, label in (("helper", "ephcrypt-helper --version"), ("floor", "bench/floor"),
+                       ("true", "/bin/true")):
+        R.add("exec." + key, med(bd["exec_ms"][key]), None, "ms", len(bd["exec_ms"][key]),
+              "fork + exec + exit of %s, untraced" % label, section=sec)
+    for key in ("helper", "floor"):
+        ld = bd.get("loader", {}).get(key)
+        if ld:
+            R.add("ld.so." + key, ld["ms"], None, "ms", 30, "dynamic loader alone, fastest; "
+                  "%d relocations (LD_DEBUG=statistics)" % ld["relocations"], section=sec)
     f = sorted(h["audit_fdatasync_us"])
     R.add("audit_append_fdatasync_p50", f[len(f) // 2], None, "us", len(f),
           "one 300-byte append + fdatasync on the host's disk", section=sec)
