@@ -153,11 +153,15 @@ def fio_chart(d, f):
 
 def draw(d, parts):
     out = []
-    h, s = parts.get("host.json"), parts.get("storage.json")
+    h = parts.get("host.json")
     if h:
         out += [cold_start_chart(d, h), startup_chart(d, h)]
-    if s:
-        out += [storage_chart(d, s), erase_chart(d, s)]
+    for name in ("storage.json", "erase.json"):
+        s = parts.get(name) or {}
+        if "ops" in s:
+            out.append(storage_chart(d, s))
+        if "erase" in s:
+            out.append(erase_chart(d, s))
     if parts.get("lvmshell.json"):
         out.append(lvmshell_chart(d, parts["lvmshell.json"]))
     if parts.get("fio.json"):

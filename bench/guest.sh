@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: Apache-2.0
 # The guest half of `make bench` (tests/vm/run bench/guest.sh; not a test):
 # storage operations through one long-lived helper against Nova's own code in
-# privsep-helper (storage.py), lvm process against lvm shell (lvmshell.py),
+# privsep-helper and the bare commands (storage.py), crypto-erase against
+# volume_clear = zero per disk size (storage.py too), lvm process against lvm shell (lvmshell.py),
 # dm-crypt throughput (fio.py).  Each writes its JSON into the host folder
 # EPHCRYPT_BENCH_OUT, mounted here over hostfs; bench/report.py reads them.
 #   EPHCRYPT_BENCH_ROUNDS  rounds of the storage A/B (default 5)
-#   EPHCRYPT_BENCH_PARTS   which parts (default "storage lvmshell fio")
+#   EPHCRYPT_BENCH_PARTS   which parts (default "storage erase lvmshell fio")
+#   EPHCRYPT_BENCH_ERASE_ROUNDS  crypto-erase rounds (default 5)
 #   EPHCRYPT_BENCH_ERASE   crypto-erase disk sizes in MiB (default 64,512,2048)
 #   EPHCRYPT_BENCH_FIO_ROUNDS  rounds of every fio job on every device (default 5)
 . "$(dirname "${BASH_SOURCE[0]}")/../tests/vm/lib.sh"
@@ -16,7 +18,7 @@ require_root_and_dm
 HERE=$REPO/bench
 PY=/usr/bin/python3
 ROUNDS=${EPHCRYPT_BENCH_ROUNDS:-5}
-PARTS=${EPHCRYPT_BENCH_PARTS:-storage lvmshell fio}
+PARTS=${EPHCRYPT_BENCH_PARTS:-storage erase lvmshell fio}
 ERASE=${EPHCRYPT_BENCH_ERASE:-64,512,2048}
 
 OUT=/run/ephcrypt-bench
@@ -62,9 +64,14 @@ for part in $PARTS; do
     echo "== $part"
     case $part in
         storage)
-            "$PY" "$HERE/storage.py" --vg "$VG" --rounds "$ROUNDS" --erase-sizes "$ERASE" \
+            "$PY" "$HERE/storage.py" --vg "$VG" --rounds "$ROUNDS" --erase-rounds 0 \
                 --helper "$REPO/build/ephcrypt-helper --policy $POLICY --audit-log $AUDIT" \
                 --out "$OUT/storage.json" ;;
+        erase)
+            "$PY" "$HERE/storage.py" --vg "$VG" --rounds 0 --erase-sizes "$ERASE" \
+                --erase-rounds "${EPHCRYPT_BENCH_ERASE_ROUNDS:-5}" \
+                --helper "$REPO/build/ephcrypt-helper --policy $POLICY --audit-log $AUDIT" \
+                --out "$OUT/erase.json" ;;
         lvmshell) "$PY" "$HERE/lvmshell.py" --vg "$VG" --rounds $((ROUNDS * 2)) --out "$OUT/lvmshell.json" ;;
         fio)      "$PY" "$HERE/fio.py" --vg "$VG" --rounds "${EPHCRYPT_BENCH_FIO_ROUNDS:-5}" \
                       --out "$OUT/fio.json" ;;

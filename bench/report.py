@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
 """make bench's last step: the JSON the host and guest halves left in DIR
-(host.json from bench.py; storage.json, lvmshell.json, fio.json from the
-guest) become DIR/results.json (one entry per result: name, ours, peer, unit,
+(host.json from bench.py; storage.json, erase.json, lvmshell.json, fio.json
+from the guest) become DIR/results.json (one entry per result: name, ours, peer, unit,
 ratio, goal, n, and what the peer was), DIR/results.txt (the table, also
 printed) and PNG charts in DIR.  A half that did not run is left out.
 
@@ -98,6 +98,10 @@ def host_results(R, h):
 
 
 def storage_results(R, s):
+    if "erase" in s:  # storage.py wrote both into one file
+        erase_results(R, s)
+    if "ops" not in s:
+        return
     sec = "storage (UML guest, one long-lived helper)"
     ops = s["ops"]
     for op in ["disk_create", "disk_destroy", "lv_create", "lv_remove", "vg_info"]:
@@ -118,10 +122,10 @@ def storage_results(R, s):
               "ephcrypt alone: where an operation's time goes", section=sec)
     R.add("daemon_start_in_guest", s["start_ms"]["ours"], s["start_ms"]["nova"], "ms", 1,
           "privsep-helper importing nova.privsep", section=sec)
-    erase_results(R, s["erase"], s["erase_rounds"])
 
 
-def erase_results(R, e, n):
+def erase_results(R, s):
+    e, n = s["erase"], s["erase_rounds"]
     sec = "crypto-erase (UML guest)"
     sizes = sorted(int(k) for k in e)
     if len(sizes) < 2:
@@ -207,6 +211,7 @@ def main():
     R = Results()
     parts = {}
     for name, fn in [("host.json", host_results), ("storage.json", storage_results),
+                     ("erase.json", storage_results),
                      ("lvmshell.json", lvmshell_results), ("fio.json", fio_results)]:
         doc = load(d, name)
         if doc is not None:

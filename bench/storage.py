@@ -178,21 +178,22 @@ class Bench:
         print()
 
     def erase(self, sizes_mib, n):
-        """disk_destroy per disk size: crypto-erase against volume_clear = zero."""
-        out = {}
-        for size in sizes_mib:
-            e = out[str(size)] = {"ours": [], "nova": [], "wipe": []}
-            for r in range(n):
-                order = ("ours", "nova") if r % 2 == 0 else ("nova", "ours")
-                for side in order:
+        """disk_destroy per disk size: crypto-erase against volume_clear = zero.
+        Every size in every round, in rotating order, so that all sizes see
+        the same machine."""
+        out = {str(size): {"ours": [], "nova": [], "wipe": []} for size in sizes_mib}
+        for r in range(n):
+            for size in sizes_mib[r % len(sizes_mib):] + sizes_mib[:r % len(sizes_mib)]:
+                e = out[str(size)]
+                for side in ("ours", "nova") if r % 2 == 0 else ("nova", "ours"):
                     if side == "ours":
                         res = self.ours_round(r, size * MIB, "e%d" % size, "erase")
                     else:
                         res = self.peer_round(r, size * MIB, "e%d" % size, "erase", clear=True)
                         e["wipe"].append(res["wipe"])
                     e[side].append(res["disk_destroy"])
-                sys.stdout.write(".")
-                sys.stdout.flush()
+            sys.stdout.write(".")
+            sys.stdout.flush()
         print()
         return out
 
@@ -201,9 +202,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vg", required=True)
     ap.add_argument("--helper", required=True, help="ephcrypt-helper command line")
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=5, help="storage rounds (0: none)")
     ap.add_argument("--erase-sizes", default="64,512,2048", help="MiB, comma-separated")
-    ap.add_argument("--erase-rounds", type=int, default=3)
+    ap.add_argument("--erase-rounds", type=int, default=5, help="crypto-erase rounds (0: none)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
@@ -218,15 +219,18 @@ def main():
     print("started: ephcrypt-helper %.0f ms, privsep-helper (nova.privsep) %.0f ms" % (
         (t1 - t0) * 1e3, (t2 - t1) * 1e3))
     b = Bench(args.vg, ours, peer)
-    print("storage rounds", end=" ", flush=True)
-    b.rounds(args.rounds)
-    print("crypto-erase rounds", end=" ", flush=True)
-    erase = b.erase([int(s) for s in args.erase_sizes.split(",")], args.erase_rounds)
-    doc = {"rounds": args.rounds, "size_mib": SIZE // MIB, "cipher": CIPHER,
-           "key_bits": KEY_BITS, "ops": b.samples, "erase": erase,
-           "erase_rounds": args.erase_rounds,
-           "start_ms": {"ours": (t1 - t0) * 1e3, "nova": (t2 - t1) * 1e3},
-           "helper": shlex.split(args.helper)[0]}
+    doc = {"cipher": CIPHER, "key_bits": KEY_BITS}
+    if args.rounds:
+        print("storage rounds", end=" ", flush=True)
+        b.rounds(args.rounds)
+        doc.update(rounds=args.rounds, size_mib=SIZE // MIB, ops=b.samples)
+    if args.erase_rounds:
+        print("crypto-erase rounds", end=" ", flush=True)
+        sizes = [int(s) for s in args.erase_sizes.split(",")]
+        doc.update(erase=b.erase(sizes, args.erase_rounds), erase_rounds=args.erase_rounds)
+    doc.update({
+        "start_ms": {"ours": (t1 - t0) * 1e3, "nova": (t2 - t1) * 1e3},
+        "helper": shlex.split(args.helper)[0]})
     with open(args.out, "w") as f:
         json.dump(doc, f, indent=1)
     ours.ctx.stop()
