@@ -161,9 +161,7 @@ check-guest: deps-nova all
 demo: deps-test all
 	tests/vm/run --timeout 600 tests/demo.sh
 
-bench: deps-test all
-	$(PYTHON) bench/bench.py
-	tests/vm/run --timeout 600 bench/storage.sh
+# bench: mk/bench.mk
 
 # libFuzzer on the codec and the policy parser (tests/fuzz/README); not part of check.
 fuzz: deps

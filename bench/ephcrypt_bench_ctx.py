@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""PrivContexts for bench/bench.py. bench.py puts this directory on
+"""PrivContexts for bench/bench.py and bench/storage.py. bench.py puts this directory on
 PYTHONPATH, so Debian's privsep-helper can import privsep_ctx by its pypath
 (ephcrypt_bench_ctx.privsep_ctx) in the daemon, as it would import Nova's.
 """
@@ -21,3 +21,9 @@ ephcrypt_ctx = priv_context.PrivContext(
 def noop():
     """The privsep-helper twin of ephcrypt.version: a short constant string."""
     return "0.1.0"
+
+
+# Served by build/bench/floor, the do-nothing C helper (bench/floor.c).
+floor_ctx = priv_context.PrivContext(
+    "ephcrypt", cfg_section="ephcrypt_bench_floor",
+    pypath=__name__ + ".floor_ctx", capabilities=[])
