@@ -19,7 +19,7 @@
 static int
 connect_back(const char *path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -48,8 +48,8 @@ msgid_len(const unsigned char *buf, size_t n)
 static int
 answer(int fd, const unsigned char *buf, size_t n)
 {
-	static const unsigned char pong[] = {0x91, 0x02};
-	static const unsigned char ret[] = {0x92, 0x04, 0xa5, '0', '.', '1', '.', '0'};
+	static const unsigned char pong[] = { 0x91, 0x02 };
+	static const unsigned char ret[] = { 0x92, 0x04, 0xa5, '0', '.', '1', '.', '0' };
 	unsigned char out[512];
 	size_t id = msgid_len(buf, n), at = 1 + id;
 	const unsigned char *body;

@@ -10,7 +10,7 @@
 static bool
 storage_word(const char *w, size_t n)
 {
-	static const char *const prefixes[] = {"lv", "vg", "pv", "dm"};
+	static const char *const prefixes[] = { "lv", "vg", "pv", "dm" };
 
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
 		if (n >= 2 && memcmp(w, prefixes[i], 2) == 0)

@@ -18,10 +18,10 @@
 #include "../protocol/privsep.h"
 #include "relay.h"
 
-#define START_MSGID     "ephcrypt-relay-start"
-#define PID_LOG_PREFIX  "privsep daemon running as pid "
+#define START_MSGID	"ephcrypt-relay-start"
+#define PID_LOG_PREFIX	"privsep daemon running as pid "
 #define MAX_CONFIG_ARGS 32
-#define REASON_MAX      256
+#define REASON_MAX	256
 
 /* A queued message: whole frames only, sent or taken in order. */
 struct chunk {
@@ -154,14 +154,14 @@ elapsed_us(const struct timespec *from)
 
 static void
 finish_call(struct relay *r, struct pending *p, enum relay_outcome outcome, const char *cls,
-            size_t clslen)
+	    size_t clslen)
 {
 	struct relay_record rec = {
-	    .msgid = p->id,
-	    .msgid_len = p->idlen,
-	    .started = p->started,
-	    .duration_us = elapsed_us(&p->started_mono),
-	    .outcome = outcome,
+		.msgid = p->id,
+		.msgid_len = p->idlen,
+		.started = p->started,
+		.duration_us = elapsed_us(&p->started_mono),
+		.outcome = outcome,
 	};
 
 	snprintf(rec.entrypoint, sizeof(rec.entrypoint), "%s", p->name);
@@ -176,7 +176,7 @@ finish_call(struct relay *r, struct pending *p, enum relay_outcome outcome, cons
 /* An ERR of the relay's own for a call: [id, [5, cls, [msg]]]. */
 static void
 reply_error(struct relay *r, struct pending *p, enum relay_outcome outcome, const char *cls,
-            const char *msg)
+	    const char *msg)
 {
 	struct mp_buf b;
 
@@ -194,7 +194,7 @@ reply_error(struct relay *r, struct pending *p, enum relay_outcome outcome, cons
 /* --- the daemon's side ------------------------------------------------------ */
 
 static void daemon_gone(struct relay *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+	__attribute__((format(printf, 2, 3)));
 
 static void
 daemon_gone(struct relay *r, const char *fmt, ...)
@@ -211,8 +211,8 @@ daemon_gone(struct relay *r, const char *fmt, ...)
 	r->fd = -1;
 	queue_clear(&r->to_daemon);
 	snprintf(msg, sizeof(msg),
-	         "privsep-helper for %s is gone (%s): the call's outcome is unknown", r->context,
-	         r->closed_reason);
+		 "privsep-helper for %s is gone (%s): the call's outcome is unknown", r->context,
+		 r->closed_reason);
 	for (unsigned i = 0; i < r->max_calls; i++)
 		if (r->calls[i].used)
 			reply_error(r, &r->calls[i], RELAY_OUT_LOST, RELAY_LOST_CLASS, msg);
@@ -315,7 +315,7 @@ on_daemon_limit(struct relay *r, enum mp_status st)
 		return;
 	}
 	snprintf(msg, sizeof(msg), "privsep reply refused: %s (limits: %zu bytes, %zu items)",
-	         mp_status_str(st), r->rd.lim.max_message, r->rd.lim.max_items);
+		 mp_status_str(st), r->rd.lim.max_message, r->rd.lim.max_items);
 	reply_error(r, p, RELAY_OUT_LIMIT, RELAY_LIMIT_CLASS, msg);
 }
 
@@ -378,7 +378,7 @@ relay_on_writable(struct relay *r)
 	while (r->fd >= 0 && r->to_daemon.head) {
 		struct chunk *c = r->to_daemon.head;
 		ssize_t n =
-		    send(r->fd, c->data + c->off, c->len - c->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+			send(r->fd, c->data + c->off, c->len - c->off, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -428,7 +428,7 @@ relay_pollfd(const struct relay *r, struct pollfd *pfd)
 
 enum relay_status
 relay_forward_call(struct relay *r, const uint8_t *frame, size_t len, const struct mp_value *msgid,
-                   const char *name, size_t namelen)
+		   const char *name, size_t namelen)
 {
 	struct pending *p;
 	uint8_t id[MP_MAX_MSGID];
@@ -446,7 +446,7 @@ relay_forward_call(struct relay *r, const uint8_t *frame, size_t len, const stru
 		return RELAY_E_FULL;
 	if (queue_push(&r->to_daemon, frame, len) < 0)
 		return RELAY_E_NOMEM;
-	*p = (struct pending){.used = true, .idlen = idlen};
+	*p = (struct pending){ .used = true, .idlen = idlen };
 	memcpy(p->id, id, idlen);
 	memcpy(p->name, name, namelen);
 	p->name[namelen] = '\0';
@@ -517,12 +517,12 @@ void
 relay_info(const struct relay *r, struct relay_info *out)
 {
 	*out = (struct relay_info){
-	    .closed = r->fd < 0,
-	    .closed_reason = r->closed_reason,
-	    .in_flight = r->in_flight,
-	    .daemon_pid = r->daemon_pid,
-	    .dropped = r->dropped,
-	    .output_bytes = r->to_caller.bytes,
+		.closed = r->fd < 0,
+		.closed_reason = r->closed_reason,
+		.in_flight = r->in_flight,
+		.daemon_pid = r->daemon_pid,
+		.dropped = r->dropped,
+		.output_bytes = r->to_caller.bytes,
 	};
 }
 
@@ -577,13 +577,14 @@ check_config_args(struct start *s, const char *const *a)
 	for (; a && a[n]; n += 2) {
 		if (strcmp(a[n], "--config-file") != 0 && strcmp(a[n], "--config-dir") != 0)
 			return fail(
-			    s, "privsep-helper option '%s' is not --config-file or --config-dir",
-			    a[n]);
+				s,
+				"privsep-helper option '%s' is not --config-file or --config-dir",
+				a[n]);
 		if (!a[n + 1] || a[n + 1][0] != '/')
 			return fail(s, "%s needs an absolute path", a[n]);
 		if (n + 2 > MAX_CONFIG_ARGS)
 			return fail(s, "more than %d config options for privsep-helper",
-			            MAX_CONFIG_ARGS / 2);
+				    MAX_CONFIG_ARGS / 2);
 	}
 	return 0;
 }
@@ -603,14 +604,14 @@ static int
 make_listener(struct start *s)
 {
 	const char *parent = s->cfg->sock_parent ? s->cfg->sock_parent : RELAY_SOCK_PARENT;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
 	if ((size_t)snprintf(s->dir, sizeof(s->dir), "%s/ephcrypt-relay.XXXXXX", parent) >=
-	        sizeof(s->dir) - sizeof("/privsep.sock") ||
+		    sizeof(s->dir) - sizeof("/privsep.sock") ||
 	    !mkdtemp(s->dir)) {
 		s->dir[0] = '\0';
 		return fail(s, "cannot make a private directory under %s: %s", parent,
-		            strerror(errno));
+			    strerror(errno));
 	}
 	snprintf(s->sock, sizeof(s->sock), "%s/privsep.sock", s->dir);
 	memcpy(sa.sun_path, s->sock, strlen(s->sock) + 1);
@@ -625,8 +626,9 @@ static void
 exec_helper(const struct start *s)
 {
 	static const char *const default_env[] = {
-	    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
-	    NULL};
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
+		NULL
+	};
 	const char *argv[MAX_CONFIG_ARGS + 8];
 	const char *const *a = s->cfg->config_args;
 	size_t n = 0;
@@ -662,20 +664,20 @@ await_connection(struct start *s, int *fd)
 
 	while (!exited || *fd < 0) {
 		long left = ms_left(s);
-		struct pollfd pfd = {.fd = s->lfd, .events = POLLIN};
+		struct pollfd pfd = { .fd = s->lfd, .events = POLLIN };
 		pid_t w = exited ? 0 : waitpid(s->pid, &status, WNOHANG);
 
 		if (left <= 0)
 			return fail(s, "privsep-helper did not connect within %u ms",
-			            s->timeout_ms);
+				    s->timeout_ms);
 		if (w < 0 && errno == ECHILD) { /* reaped elsewhere: its status is lost */
 			exited = true, s->pid = 0;
 		} else if (w == s->pid) {
 			exited = true, s->pid = 0;
 			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 				return fail(s, "privsep-helper exited with status %d",
-				            WIFEXITED(status) ? WEXITSTATUS(status)
-				                              : 128 + WTERMSIG(status));
+					    WIFEXITED(status) ? WEXITSTATUS(status)
+							      : 128 + WTERMSIG(status));
 		}
 		if (*fd < 0 && poll(&pfd, 1, left < 50 ? (int)left : 50) > 0)
 			*fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -695,7 +697,7 @@ check_peer(struct start *s, int fd)
 		return fail(s, "SO_PEERCRED on privsep-helper's connection: %s", strerror(errno));
 	if (cred.uid != 0)
 		return fail(s, "privsep-helper's connection comes from uid %u, not root",
-		            (unsigned)cred.uid);
+			    (unsigned)cred.uid);
 	return 0;
 }
 
@@ -742,7 +744,7 @@ handshake_read(struct start *s, struct relay *r)
 		return fail(s, "privsep-helper closed the connection during start-up");
 	if (n < 0)
 		return fail(s, "reading from privsep-helper: %s",
-		            room ? strerror(errno) : "no memory");
+			    room ? strerror(errno) : "no memory");
 	mp_reader_commit(&r->rd, (size_t)n);
 	return 0;
 }
@@ -764,7 +766,7 @@ handshake_frame(struct start *s, struct relay *r, const struct mp_frame *f)
 	if (!m.oob && m.kind == PS_PONG && mp_str_eq(m.msgid, START_MSGID))
 		return 1;
 	return fail(s, "privsep-helper sent message type %llu before its PONG",
-	            (unsigned long long)m.kind);
+		    (unsigned long long)m.kind);
 }
 
 /* Our own PING; the daemon's start-up LOG records come before its PONG. */
@@ -781,14 +783,14 @@ handshake(struct start *s, struct relay *r)
 	if (rc)
 		return fail(s, "sending PING to privsep-helper: %s", strerror(errno));
 	for (;;) {
-		struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
+		struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
 		struct mp_frame *f;
 		enum mp_status st;
 		long left = ms_left(s);
 
 		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
 			return fail(s,
-			            "privsep-helper did not answer PING within the start timeout");
+				    "privsep-helper did not answer PING within the start timeout");
 		if (handshake_read(s, r) < 0)
 			return -1;
 		while ((st = mp_reader_next(&r->rd, &f)) == MP_OK) {
@@ -829,9 +831,9 @@ relay_new(const struct relay_config *cfg)
 int
 relay_start(const struct relay_config *cfg, struct relay **out, char *err, size_t errlen)
 {
-	struct start s = {.cfg = cfg, .lfd = -1, .err = err, .errlen = errlen};
+	struct start s = { .cfg = cfg, .lfd = -1, .err = err, .errlen = errlen };
 	unsigned timeout =
-	    cfg->start_timeout_ms ? cfg->start_timeout_ms : RELAY_DEFAULT_START_TIMEOUT_MS;
+		cfg->start_timeout_ms ? cfg->start_timeout_ms : RELAY_DEFAULT_START_TIMEOUT_MS;
 	struct relay *r;
 	int fd = -1, rc;
 

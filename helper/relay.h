@@ -39,22 +39,22 @@
 
 #include "../protocol/mp.h"
 
-#define RELAY_HELPER_PATH              "/usr/bin/privsep-helper"
-#define RELAY_SOCK_PARENT              "/run"
+#define RELAY_HELPER_PATH	       "/usr/bin/privsep-helper"
+#define RELAY_SOCK_PARENT	       "/run"
 #define RELAY_DEFAULT_MAX_BUFFERED     (4u << 20)
-#define RELAY_DEFAULT_MAX_CALLS        256
+#define RELAY_DEFAULT_MAX_CALLS	       256
 #define RELAY_DEFAULT_START_TIMEOUT_MS 60000
-#define RELAY_NAME_MAX                 160
-#define RELAY_CLASS_MAX                128
+#define RELAY_NAME_MAX		       160
+#define RELAY_CLASS_MAX		       128
 /* The ERR class and text a call gets when privsep-helper dies under it. */
 #define RELAY_LOST_CLASS  "builtins.OSError"
 #define RELAY_LIMIT_CLASS "builtins.ValueError"
 
 enum relay_outcome {
-	RELAY_OUT_RET,   /* the daemon replied RET */
-	RELAY_OUT_ERR,   /* the daemon replied ERR: exc_class says which */
+	RELAY_OUT_RET,	 /* the daemon replied RET */
+	RELAY_OUT_ERR,	 /* the daemon replied ERR: exc_class says which */
 	RELAY_OUT_LIMIT, /* the reply broke the frame limits: the relay replied ERR */
-	RELAY_OUT_LOST,  /* the daemon died first: the relay replied ERR (or the channel closed) */
+	RELAY_OUT_LOST,	 /* the daemon died first: the relay replied ERR (or the channel closed) */
 };
 
 struct relay_record {
@@ -62,7 +62,7 @@ struct relay_record {
 	const uint8_t *msgid; /* the caller's msgid, msgpack-encoded */
 	size_t msgid_len;
 	struct timespec started; /* CLOCK_REALTIME when it was queued for the daemon */
-	uint64_t duration_us;    /* until the reply was queued for the caller */
+	uint64_t duration_us;	 /* until the reply was queued for the caller */
 	enum relay_outcome outcome;
 	char exc_class[RELAY_CLASS_MAX]; /* ERR, LIMIT, LOST: the class the caller sees */
 };
@@ -72,7 +72,7 @@ typedef void (*relay_record_fn)(const struct relay_record *rec, void *arg);
 
 struct relay_config {
 	const char *helper_path; /* NULL: RELAY_HELPER_PATH */
-	const char *context;     /* --privsep_context, e.g. nova.privsep.sys_admin_pctxt */
+	const char *context;	 /* --privsep_context, e.g. nova.privsep.sys_admin_pctxt */
 	/* "--config-file" FILE and "--config-dir" DIR pairs (absolute paths),
 	 * NULL-terminated, passed on in order; NULL for none. */
 	const char *const *config_args;
@@ -80,21 +80,21 @@ struct relay_config {
 	 * only.  Nothing of ours is passed on unless named here. */
 	const char *const *env;
 	const char *sock_parent;   /* where the private directory goes; NULL: /run */
-	int stderr_fd;             /* the daemon's stderr; -1: ours */
+	int stderr_fd;		   /* the daemon's stderr; -1: ours */
 	unsigned start_timeout_ms; /* 0: RELAY_DEFAULT_START_TIMEOUT_MS */
-	size_t max_buffered;       /* per direction; 0: RELAY_DEFAULT_MAX_BUFFERED */
-	unsigned max_calls;        /* forwarded calls in flight; 0: RELAY_DEFAULT_MAX_CALLS */
+	size_t max_buffered;	   /* per direction; 0: RELAY_DEFAULT_MAX_BUFFERED */
+	unsigned max_calls;	   /* forwarded calls in flight; 0: RELAY_DEFAULT_MAX_CALLS */
 	struct mp_limits limits;   /* on the daemon's messages; max_message 0: defaults */
-	bool pass_start_logs;      /* queue the daemon's start-up LOG records for the caller */
+	bool pass_start_logs;	   /* queue the daemon's start-up LOG records for the caller */
 	relay_record_fn on_record; /* may be NULL */
 	void *record_arg;
 };
 
 enum relay_status {
 	RELAY_OK = 0,
-	RELAY_E_FULL,      /* the queue to the daemon is full: retry after relay_on_events() */
-	RELAY_E_BUSY,      /* max_calls calls are in flight */
-	RELAY_E_CLOSED,    /* the daemon is gone */
+	RELAY_E_FULL,	   /* the queue to the daemon is full: retry after relay_on_events() */
+	RELAY_E_BUSY,	   /* max_calls calls are in flight */
+	RELAY_E_CLOSED,	   /* the daemon is gone */
 	RELAY_E_DUPLICATE, /* a call with this msgid is already in flight */
 	RELAY_E_INVALID,   /* msgid or name unusable (too long, wrong type) */
 	RELAY_E_NOMEM,
@@ -124,8 +124,8 @@ void relay_on_writable(struct relay *r);
  * bytes are copied (and wiped when sent).
  */
 enum relay_status relay_forward_call(struct relay *r, const uint8_t *frame, size_t len,
-                                     const struct mp_value *msgid, const char *name,
-                                     size_t namelen);
+				     const struct mp_value *msgid, const char *name,
+				     size_t namelen);
 const char *relay_status_str(enum relay_status st);
 
 /* The unsent rest of the next frame for the caller, or NULL. */
@@ -139,10 +139,10 @@ bool relay_closed(const struct relay *r);
 struct relay_info {
 	bool closed;
 	const char *closed_reason; /* "" while up */
-	unsigned in_flight;        /* forwarded calls not yet answered */
-	pid_t daemon_pid;          /* from "privsep daemon running as pid N"; 0 if unknown */
-	uint64_t dropped;          /* daemon messages not passed on: replies to nothing,
-	                              malformed LOG records, other kinds */
+	unsigned in_flight;	   /* forwarded calls not yet answered */
+	pid_t daemon_pid;	   /* from "privsep daemon running as pid N"; 0 if unknown */
+	uint64_t dropped;	   /* daemon messages not passed on: replies to nothing,
+				      malformed LOG records, other kinds */
 	/* Calls that ended without a reply (no memory for the relay's ERR):
 	 * if not 0, close the caller's channel, or those callers wait forever. */
 	unsigned unanswered;

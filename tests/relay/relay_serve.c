@@ -47,15 +47,15 @@ struct loop {
 static void
 on_record(const struct relay_record *rec, void *arg)
 {
-	static const char *const names[] = {"RET", "ERR", "LIMIT", "LOST"};
+	static const char *const names[] = { "RET", "ERR", "LIMIT", "LOST" };
 	FILE *f = arg;
 
 	if (f) {
 		fprintf(f,
-		        "{\"entrypoint\": \"%s\", \"outcome\": \"%s\", \"class\": \"%s\", "
-		        "\"duration_us\": %llu}\n",
-		        rec->entrypoint, names[rec->outcome], rec->exc_class,
-		        (unsigned long long)rec->duration_us);
+			"{\"entrypoint\": \"%s\", \"outcome\": \"%s\", \"class\": \"%s\", "
+			"\"duration_us\": %llu}\n",
+			rec->entrypoint, names[rec->outcome], rec->exc_class,
+			(unsigned long long)rec->duration_us);
 		fflush(f);
 	}
 }
@@ -212,7 +212,7 @@ static int
 serve(struct loop *l)
 {
 	for (;;) {
-		struct pollfd pfd[2] = {{.fd = l->fd}};
+		struct pollfd pfd[2] = { { .fd = l->fd } };
 		bool lingering = relay_closed(l->relay) && !has_output(l);
 		int n;
 
@@ -239,7 +239,7 @@ serve(struct loop *l)
 static int
 connect_back(const char *path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -254,16 +254,16 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"forward", required_argument, NULL, 'f'},
-	    {"record-log", required_argument, NULL, 'r'},
-	    {"config-file", required_argument, NULL, 'c'},
-	    {"privsep_context", required_argument, NULL, 'x'},
-	    {"privsep_sock_path", required_argument, NULL, 's'},
-	    {NULL, 0, NULL, 0},
+		{ "forward", required_argument, NULL, 'f' },
+		{ "record-log", required_argument, NULL, 'r' },
+		{ "config-file", required_argument, NULL, 'c' },
+		{ "privsep_context", required_argument, NULL, 'x' },
+		{ "privsep_sock_path", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
 	};
-	const char *forward = ".*", *records = NULL, *sock = NULL, *cfgargs[MAX_ARGS + 1] = {0};
-	struct relay_config cfg = {.stderr_fd = -1, .pass_start_logs = true};
-	struct loop l = {.fd = -1};
+	const char *forward = ".*", *records = NULL, *sock = NULL, *cfgargs[MAX_ARGS + 1] = { 0 };
+	struct relay_config cfg = { .stderr_fd = -1, .pass_start_logs = true };
+	struct loop l = { .fd = -1 };
 	char why[256], pattern[512];
 	size_t ncfg = 0;
 	int c;

@@ -29,7 +29,7 @@
 #include "../../helper/relay.h"
 #include "../../protocol/privsep.h"
 
-#define CONTEXT     "nova.privsep.sys_admin_pctxt"
+#define CONTEXT	    "nova.privsep.sys_admin_pctxt"
 #define MAX_RECORDS 64
 #define MAX_REPLIES 64
 
@@ -76,7 +76,7 @@ on_record(const struct relay_record *rec, void *arg)
 	rs->rec[rs->n].msgid = NULL; /* only valid during the call */
 	if (mp_decode(rec->msgid, rec->msgid_len, NULL, &f) == MP_OK && f->root->type == MP_STR)
 		snprintf(rs->id[rs->n], sizeof(rs->id[0]), "%.*s", (int)f->root->len,
-		         (const char *)f->root->v.bytes);
+			 (const char *)f->root->v.bytes);
 	mp_frame_free(f);
 	rs->n++;
 }
@@ -245,17 +245,17 @@ no_relay_dirs_left(const char *parent)
 static struct relay *
 start(struct records *rs, size_t max_buffered, const char *context, char *err, size_t errlen)
 {
-	static const char *args[3] = {"--config-file", conf_path, NULL};
+	static const char *args[3] = { "--config-file", conf_path, NULL };
 	struct relay_config cfg = {
-	    .context = context,
-	    .config_args = args,
-	    .sock_parent = workdir,
-	    .stderr_fd = -1,
-	    .start_timeout_ms = 120000, /* a loaded machine: Python's start-up takes seconds */
-	    .max_buffered = max_buffered,
-	    .pass_start_logs = true,
-	    .on_record = on_record,
-	    .record_arg = rs,
+		.context = context,
+		.config_args = args,
+		.sock_parent = workdir,
+		.stderr_fd = -1,
+		.start_timeout_ms = 120000, /* a loaded machine: Python's start-up takes seconds */
+		.max_buffered = max_buffered,
+		.pass_start_logs = true,
+		.on_record = on_record,
+		.record_arg = rs,
 	};
 	struct relay *r = NULL;
 
@@ -304,17 +304,17 @@ test_last_bytes(struct relay *r, struct inbox *in, struct records *rs)
 	CHECK(call(r, "lb-1", "nova.privsep.path.last_bytes", file_path, 4) == RELAY_OK,
 	      "last_bytes forwarded");
 	CHECK(pump(r, in, "lb-1", 30000, true) && reply_for(in, "lb-1", &m) &&
-	          is_ret_bin(&m, "cdef", 12),
+		      is_ret_bin(&m, "cdef", 12),
 	      "last_bytes(file, 4) -> RET [b'cdef', 12], as privsep-helper sent it");
 	rec = record_of(rs, "lb-1");
 	CHECK(rec && rec->outcome == RELAY_OUT_RET &&
-	          strcmp(rec->entrypoint, "nova.privsep.path.last_bytes") == 0 &&
-	          rec->exc_class[0] == '\0' && rec->started.tv_sec > 0,
+		      strcmp(rec->entrypoint, "nova.privsep.path.last_bytes") == 0 &&
+		      rec->exc_class[0] == '\0' && rec->started.tv_sec > 0,
 	      "one record: entrypoint, RET, start time (took %llu us)",
 	      rec ? (unsigned long long)rec->duration_us : 0ULL);
 	CHECK(call(r, "lb-1b", "nova.privsep.path.last_bytes", file_path, 4) == RELAY_OK &&
-	          call(r, "lb-1b", "nova.privsep.path.last_bytes", file_path, 4) ==
-	              RELAY_E_DUPLICATE,
+		      call(r, "lb-1b", "nova.privsep.path.last_bytes", file_path, 4) ==
+			      RELAY_E_DUPLICATE,
 	      "a msgid already in flight is refused");
 	pump(r, in, "lb-1b", 30000, true);
 	inbox_clear(in);
@@ -330,13 +330,13 @@ test_slow_call(struct relay *r, struct inbox *in, struct records *rs)
 	CHECK(call(r, "slow", "nova.privsep.path.last_bytes", fifo_path, 10) == RELAY_OK,
 	      "last_bytes(FIFO) forwarded: it blocks in open() until a writer comes");
 	CHECK(call(r, "pty", "nova.privsep.libvirt.readpty", file_path, -1) == RELAY_OK &&
-	          call(r, "lb-2", "nova.privsep.path.last_bytes", file_path, 100) == RELAY_OK,
+		      call(r, "lb-2", "nova.privsep.path.last_bytes", file_path, 100) == RELAY_OK,
 	      "readpty and last_bytes forwarded behind it");
 	CHECK(pump(r, in, "pty", 30000, true) && reply_for(in, "pty", &m) && m.kind == PS_RET &&
-	          mp_str_eq(m.value, "0123456789abcdef"),
+		      mp_str_eq(m.value, "0123456789abcdef"),
 	      "readpty(file) -> RET '0123456789abcdef' while the slow call is in flight");
 	CHECK(pump(r, in, "lb-2", 30000, true) && reply_for(in, "lb-2", &m) &&
-	          is_ret_bin(&m, "0123456789abcdef", 0),
+		      is_ret_bin(&m, "0123456789abcdef", 0),
 	      "last_bytes(file, 100) -> RET [whole file, 0] while the slow call is in flight");
 	pump(r, in, NULL, 300, true);
 	CHECK(!reply_for(in, "slow", &m) && info(r).in_flight == 1,
@@ -345,12 +345,12 @@ test_slow_call(struct relay *r, struct inbox *in, struct records *rs)
 	if (wfd >= 0)
 		close(wfd);
 	CHECK(wfd >= 0 && pump(r, in, "slow", 30000, true) && reply_for(in, "slow", &m) &&
-	          err_class_is(&m, "io.UnsupportedOperation"),
+		      err_class_is(&m, "io.UnsupportedOperation"),
 	      "once a writer came: ERR io.UnsupportedOperation (a FIFO cannot seek), relayed");
 	rec = record_of(rs, "slow");
 	CHECK(rec && rec->outcome == RELAY_OUT_ERR &&
-	          strcmp(rec->exc_class, "io.UnsupportedOperation") == 0 &&
-	          rec->duration_us >= 300000,
+		      strcmp(rec->exc_class, "io.UnsupportedOperation") == 0 &&
+		      rec->duration_us >= 300000,
 	      "its record: ERR, io.UnsupportedOperation, %llu us",
 	      rec ? (unsigned long long)rec->duration_us : 0ULL);
 	inbox_clear(in);
@@ -451,7 +451,7 @@ test_daemon_death(struct relay *r, struct inbox *in, struct records *rs)
 	pump(r, in, NULL, 300, true);
 	kill(pid, SIGKILL);
 	CHECK(pump(r, in, "doomed", 30000, true) && reply_for(in, "doomed", &m) &&
-	          err_class_is(&m, RELAY_LOST_CLASS),
+		      err_class_is(&m, RELAY_LOST_CLASS),
 	      "daemon killed: the call in flight gets ERR %s", RELAY_LOST_CLASS);
 	rec = record_of(rs, "doomed");
 	CHECK(rec && rec->outcome == RELAY_OUT_LOST, "its record says LOST");
@@ -465,7 +465,7 @@ test_daemon_death(struct relay *r, struct inbox *in, struct records *rs)
 static void
 test_bad_context(void)
 {
-	struct records rs = {.n = 0};
+	struct records rs = { .n = 0 };
 	char err[256] = "";
 	struct relay *r = start(&rs, 0, "nova.privsep.no_such_pctxt", err, sizeof(err));
 
@@ -479,19 +479,19 @@ static void
 test_bad_helpers(void)
 {
 	struct relay_config cfg = {
-	    .context = CONTEXT,
-	    .sock_parent = workdir,
-	    .stderr_fd = -1,
-	    .start_timeout_ms = 500,
+		.context = CONTEXT,
+		.sock_parent = workdir,
+		.stderr_fd = -1,
+		.start_timeout_ms = 500,
 	};
-	static const char *const bad_args[] = {"--log-file", "/tmp/x", NULL};
+	static const char *const bad_args[] = { "--log-file", "/tmp/x", NULL };
 	struct relay *r = NULL;
 	char err[256] = "";
 	long t0 = now_ms();
 
 	cfg.helper_path = "/bin/true";
 	CHECK(relay_start(&cfg, &r, err, sizeof(err)) < 0 && !r &&
-	          strstr(err, "did not connect within 500 ms") && now_ms() - t0 < 5000,
+		      strstr(err, "did not connect within 500 ms") && now_ms() - t0 < 5000,
 	      "a helper that exits 0 without connecting: %s", err);
 	cfg.helper_path = "/bin/false";
 	CHECK(relay_start(&cfg, &r, err, sizeof(err)) < 0 && strstr(err, "exited with status 1"),
@@ -531,8 +531,8 @@ setup(void)
 	/* Enough threads that one blocked call leaves others free, whatever
 	 * the CPU count; no CAP_NET_ADMIN, to see that the file was read. */
 	write_file(conf_path, "[nova_sys_admin]\nthread_pool_size = 4\n"
-	                      "capabilities = CAP_CHOWN,CAP_DAC_OVERRIDE,CAP_DAC_READ_SEARCH,"
-	                      "CAP_FOWNER,CAP_SYS_ADMIN\n");
+			      "capabilities = CAP_CHOWN,CAP_DAC_OVERRIDE,CAP_DAC_READ_SEARCH,"
+			      "CAP_FOWNER,CAP_SYS_ADMIN\n");
 	write_file(file_path, "0123456789abcdef");
 	if (mkfifo(fifo_path, 0600) < 0 || mkfifo(fifo2_path, 0600) < 0)
 		return perror("mkfifo"), 1;
@@ -543,8 +543,8 @@ int
 main(void)
 {
 	const size_t cap = 256u << 10;
-	struct records rs = {.n = 0};
-	struct inbox in = {.n = 0};
+	struct records rs = { .n = 0 };
+	struct inbox in = { .n = 0 };
 	char err[256] = "";
 	struct relay *r;
 	int rc = setup();

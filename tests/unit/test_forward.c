@@ -17,20 +17,20 @@ storage(const char *name)
 Test(forward, storage_names_are_never_forwarded)
 {
 	static const char *const names[] = {
-	    "nova.privsep.fs.vginfo",
-	    "nova.privsep.fs.lvcreate",
-	    "nova.privsep.fs.lvlist",
-	    "nova.privsep.fs.lvinfo",
-	    "nova.privsep.fs.lvremove",
-	    "nova.privsep.libvirt.dmcrypt_create_volume",
-	    "nova.privsep.libvirt.dmcrypt_delete_volume",
-	    "nova.privsep.fs.create_device_maps",
-	    "nova.privsep.fs.remove_device_maps",
-	    "nova.privsep.fs.lvcreate_all",
-	    "nova.privsep.fs.pvcreate",
-	    "nova.privsep.fs.luks_cryptsetup",
-	    "ephcrypt.version",
-	    "ephcrypt.no_such_thing",
+		"nova.privsep.fs.vginfo",
+		"nova.privsep.fs.lvcreate",
+		"nova.privsep.fs.lvlist",
+		"nova.privsep.fs.lvinfo",
+		"nova.privsep.fs.lvremove",
+		"nova.privsep.libvirt.dmcrypt_create_volume",
+		"nova.privsep.libvirt.dmcrypt_delete_volume",
+		"nova.privsep.fs.create_device_maps",
+		"nova.privsep.fs.remove_device_maps",
+		"nova.privsep.fs.lvcreate_all",
+		"nova.privsep.fs.pvcreate",
+		"nova.privsep.fs.luks_cryptsetup",
+		"ephcrypt.version",
+		"ephcrypt.no_such_thing",
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -41,20 +41,20 @@ Test(forward, storage_names_are_never_forwarded)
 Test(forward, other_names_may_be_forwarded)
 {
 	static const char *const names[] = {
-	    "nova.privsep.qemu.convert_image",
-	    "nova.privsep.fs.e2fsck",
-	    "nova.privsep.fs.resize2fs",
-	    "nova.privsep.fs.mkfs",
-	    "nova.privsep.path.last_bytes",
-	    "nova.privsep.libvirt.readpty",
-	    "nova.privsep.path.utime",
-	    "nova.privsep.path.writefile",
-	    "nova.privsep.fs._inner_configurable_mkfs",
-	    "nova.privsep.fs.loopsetup",
-	    "nova.privsep.libvirt.plug_plumgrid_vif",
+		"nova.privsep.qemu.convert_image",
+		"nova.privsep.fs.e2fsck",
+		"nova.privsep.fs.resize2fs",
+		"nova.privsep.fs.mkfs",
+		"nova.privsep.path.last_bytes",
+		"nova.privsep.libvirt.readpty",
+		"nova.privsep.path.utime",
+		"nova.privsep.path.writefile",
+		"nova.privsep.fs._inner_configurable_mkfs",
+		"nova.privsep.fs.loopsetup",
+		"nova.privsep.libvirt.plug_plumgrid_vif",
 
-	    "nova.privsep.libvirt.cleanup_vpmem",
-	    "nova.privsep.fs.blockdev_flush",
+		"nova.privsep.libvirt.cleanup_vpmem",
+		"nova.privsep.fs.blockdev_flush",
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -67,13 +67,13 @@ Test(forward, other_names_may_be_forwarded)
 
 Test(forward, a_broad_pattern_is_caught_at_load)
 {
-	static const char *const native[] = {"nova.privsep.fs.vginfo", "nova.privsep.fs.lvcreate",
-	                                     "ephcrypt.version"};
+	static const char *const native[] = { "nova.privsep.fs.vginfo", "nova.privsep.fs.lvcreate",
+					      "ephcrypt.version" };
 	regex_t broad, exact;
 
 	cr_assert_eq(regcomp(&broad, "^(nova\\.privsep\\.fs\\..*)$", REG_EXTENDED | REG_NOSUB), 0);
 	cr_assert_eq(regcomp(&exact, "^(nova\\.privsep\\.fs\\.mkfs)$", REG_EXTENDED | REG_NOSUB),
-	             0);
+		     0);
 	cr_expect_str_eq(forward_pattern_hits(&broad, native, 3), "nova.privsep.fs.vginfo");
 	cr_expect_null(forward_pattern_hits(&exact, native, 3));
 	regfree(&broad);
@@ -89,9 +89,9 @@ Test(forward, refusal_is_privsep_helpers_name_error)
 	struct ps_msg m;
 
 	cr_assert_eq(mp_decode((const uint8_t *)"\xa3"
-	                                        "abc",
-	                       4, NULL, &id),
-	             MP_OK);
+						"abc",
+			       4, NULL, &id),
+		     MP_OK);
 	mp_buf_init(&b, 4096);
 	cr_assert_eq(forward_refusal(&b, id->root, name, strlen(name)), 0);
 	cr_assert_eq(mp_decode(b.data, b.len, NULL, &f), MP_OK);
@@ -100,7 +100,7 @@ Test(forward, refusal_is_privsep_helpers_name_error)
 	cr_expect(mp_str_eq(m.name, "builtins.NameError"));
 	cr_assert_eq(m.args->len, 1);
 	cr_expect(mp_str_eq(&m.args->v.items[0],
-	                    "Invalid privsep function: nova.privsep.path.writefile not exported"));
+			    "Invalid privsep function: nova.privsep.path.writefile not exported"));
 	mp_frame_free(f);
 	mp_frame_free(id);
 	mp_buf_free(&b);
