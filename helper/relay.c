@@ -514,6 +514,13 @@ relay_closed(const struct relay *r)
 }
 
 void
+relay_set_record_fn(struct relay *r, relay_record_fn fn, void *arg)
+{
+	r->on_record = fn;
+	r->record_arg = arg;
+}
+
+void
 relay_info(const struct relay *r, struct relay_info *out)
 {
 	*out = (struct relay_info){

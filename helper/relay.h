@@ -135,6 +135,9 @@ void relay_output_consume(struct relay *r, size_t n);
 bool relay_output_midframe(const struct relay *r);
 
 bool relay_closed(const struct relay *r);
+/* Replace the record hook given at start (the serve loop owns the caller's
+ * credentials the records name). */
+void relay_set_record_fn(struct relay *r, relay_record_fn fn, void *arg);
 
 struct relay_info {
 	bool closed;
