@@ -529,6 +529,7 @@ relay_info(const struct relay *r, struct relay_info *out)
 		.in_flight = r->in_flight,
 		.daemon_pid = r->daemon_pid,
 		.dropped = r->dropped,
+		.unanswered = r->unanswered,
 		.output_bytes = r->to_caller.bytes,
 	};
 }

@@ -40,6 +40,7 @@ on_exit rm -rf "$WORK"
 write_policy_forward "$POLICY"
 grep -q '^entrypoint nova\\.privsep\\.path\\.last_bytes$' "$POLICY" ||
     fail "no [forward] last_bytes line taken from $FORWARD"
+chmod 0755 "$WORK" # --check-policy reads the file as nobody
 out=$("$HELPER" --check-policy "$POLICY" 2>&1) || fail "ephcrypt-helper rejects the test policy: $out"
 # What privsep-helper reads: enough threads that one blocked call leaves
 # others free whatever the guest's CPU count.
