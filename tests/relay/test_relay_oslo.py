@@ -5,7 +5,7 @@ privsep-helper for nova.privsep.sys_admin_pctxt, on this machine (no
 device-mapper needed: only relayed and refused calls; the guest's
 tests/guest/nova_forward.sh adds the storage calls).
 
-  test_relay_oslo.py [EPHCRYPT_HELPER] [--calls N]
+  test_relay_oslo.py [EPHCRYPT_HELPER]
 
 Needs root and python3-nova; exits 77 without them.  Checks: relayed calls
 give privsep-helper's results; a name outside [forward] is refused with
@@ -13,14 +13,12 @@ privsep-helper's NameError and never runs (writefile writes nothing); a
 relayed call blocked in privsep-helper holds up another; one audit record
 per relayed call (route privsep-helper, reply kind and exception class)
 and one (denied) for the refused one; killing privsep-helper fails the call
-in flight at once, and oslo.privsep's restart brings both back.  Then, for information only (no
-threshold: benchmarks are not tests), the round trip of the same call
-relayed and straight to privsep-helper, same client, same run.
+in flight at once, and oslo.privsep's restart brings both back.  (The relay's cost per call is
+bench/relay.py's, in make bench: benchmarks are not tests.)
 """
 import json
 import os
 import signal
-import statistics
 import sys
 import tempfile
 import time
@@ -123,23 +121,9 @@ def daemon_death(work, conf):
           'a call after a pause works: oslo.privsep restarted the helper, and it privsep-helper')
 
 
-def round_trips(n, work):
-    import nova.privsep.path as ppath
-    log = os.path.join(work, 'console.log')
-    ppath.last_bytes(log, 4)  # the start is not a round trip
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        ppath.last_bytes(log, 4)
-        times.append((time.perf_counter() - t0) * 1e6)
-    times.sort()
-    return statistics.median(times), times[int(0.99 * (len(times) - 1))]
-
-
 def main():
     helper = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith('--')
                              else 'build/ephcrypt-helper')
-    calls = int(sys.argv[sys.argv.index('--calls') + 1]) if '--calls' in sys.argv else 200
     try:
         from oslo_config import cfg
         import nova.privsep
@@ -168,16 +152,7 @@ def main():
     relayed_and_refused(work)
     records_check(audit)
     daemon_death(work, conf)
-    relayed = round_trips(calls, work)
     ctx.stop()
-    cfg.CONF.set_override('helper_command', 'privsep-helper --config-file %s' % conf,
-                          group='nova_sys_admin')
-    direct = round_trips(calls, work)
-    ctx.stop()
-    print('info: last_bytes round trip over %d calls, p50/p99 us: relayed %.0f/%.0f, '
-          'privsep-helper alone %.0f/%.0f; the relay adds %.0f us at p50 (x%.2f)'
-          % (calls, relayed[0], relayed[1], direct[0], direct[1], relayed[0] - direct[0],
-             relayed[0] / direct[0]))
     deadline = time.monotonic() + 10
     while privsep_helpers(conf) and time.monotonic() < deadline:
         time.sleep(0.1)
