@@ -535,6 +535,13 @@ relay_info(const struct relay *r, struct relay_info *out)
 }
 
 void
+relay_shutdown(struct relay *r)
+{
+	if (r->fd >= 0)
+		shutdown(r->fd, SHUT_WR);
+}
+
+void
 relay_free(struct relay *r)
 {
 	if (!r)

@@ -108,6 +108,9 @@ struct relay;
  * no process, socket or directory behind.  SIGCHLD must not be ignored.
  */
 int relay_start(const struct relay_config *cfg, struct relay **out, char *err, size_t errlen);
+/* The caller has gone: end the stream to the daemon (it leaves its loop on
+ * EOF and then closes its end, which relay_closed() will show). */
+void relay_shutdown(struct relay *r);
 /* Close the daemon's socket (it exits on EOF); calls in flight end LOST. */
 void relay_free(struct relay *r);
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../audit/audit.h"
@@ -30,6 +31,8 @@
  * took it. The close makes it restart the helper, and so privsep-helper.
  */
 #define RELAY_LINGER_MS 1000
+/* At the caller's EOF, how long to wait for privsep-helper to leave its loop. */
+#define RELAY_FINISH_MS 10000
 
 /* The descriptors poll() watches, by role; a second source gets its own slot. */
 enum source { SRC_CHANNEL, SRC_RELAY, SRC_COUNT };
@@ -368,6 +371,41 @@ relay_turn(struct channel *ch, short revents)
 	return 0;
 }
 
+static long
+ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/*
+ * The caller closed its end (oslo.privsep's stop()): privsep-helper gets EOF
+ * too, and we stay until it has closed its end (bounded), passing on the
+ * replies it still sends, so that stop() returns once both are done, as it
+ * does with privsep-helper alone.
+ */
+static void
+finish_relay(struct channel *ch)
+{
+	struct pollfd pfd[SRC_COUNT];
+	struct timespec t0;
+	long left;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	relay_shutdown(ch->relay);
+	while (!relay_closed(ch->relay) && (left = RELAY_FINISH_MS - ms_since(&t0)) > 0) {
+		(void)watch(ch, pfd);
+		pfd[SRC_CHANNEL].events &= POLLOUT; /* nothing more is read from the caller */
+		pfd[SRC_CHANNEL].fd = pfd[SRC_CHANNEL].events ? ch->fd : -1;
+		if (poll(pfd, SRC_COUNT, (int)left) < 0 && errno != EINTR)
+			break;
+		relay_on_events(ch->relay, pfd[SRC_RELAY].revents);
+		(void)send_relay_output(ch, MSG_DONTWAIT);
+	}
+}
+
 int
 peer_of(int fd, struct ucred *cred)
 {
@@ -416,6 +454,8 @@ serve(int fd, const struct options *opt)
 		if (rc == 0 && ch.relay)
 			rc = relay_turn(&ch, pfd[SRC_RELAY].revents);
 	}
+	if (ch.relay && rc > 0)
+		finish_relay(&ch);
 	if (ch.relay) {
 		(void)send_relay_output(&ch, MSG_DONTWAIT); /* replies that came in time */
 		relay_free(ch.relay); /* calls still in flight end LOST, and are recorded */

@@ -192,10 +192,13 @@ def main():
     check_audit(args.audit_log, offset, want)
     daemon_death(args.workdir)
     privsep.sys_admin_pctxt.stop()
-    deadline = time.monotonic() + 10
+    # stop() returns once ephcrypt-helper closed its end, which it does once
+    # privsep-helper closed its own; the Python exit that follows is slow.
+    deadline = time.monotonic() + 30
     while daemons() and time.monotonic() < deadline:
         time.sleep(0.1)
-    check(daemons() == [], 'after stop(): no ephcrypt-helper, no privsep-helper left')
+    check(daemons() == [], 'after stop(): no ephcrypt-helper, no privsep-helper left %s'
+          % daemons())
     return 1 if failures else 0
 
 
