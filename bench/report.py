@@ -252,13 +252,16 @@ def main():
     d = sys.argv[1] if len(sys.argv) > 1 else "build/bench"
     R = Results()
     parts = {}
+    docs = {name: load(d, name) for name in
+            ("host.json", "storage.json", "erase.json", "lvmshell.json", "fio.json")}
+    if docs["storage.json"] and docs["erase.json"]:
+        docs["storage.json"].pop("erase", None)  # an older run's, in the storage part
     for name, fn in [("host.json", host_results), ("storage.json", storage_results),
                      ("erase.json", storage_results),
                      ("lvmshell.json", lvmshell_results), ("fio.json", fio_results)]:
-        doc = load(d, name)
-        if doc is not None:
-            parts[name] = doc
-            fn(R, doc)
+        if docs[name] is not None:
+            parts[name] = docs[name]
+            fn(R, docs[name])
     if not parts:
         print("report: nothing in %s (run make bench)" % d, file=sys.stderr)
         return 1
