@@ -210,6 +210,8 @@ PS, CLI, NOVA = "privsep-helper", "Nova's commands", "Nova's code in privsep-hel
 README_ROWS = [  # result name, label in README.rst, what the peer is
     ("cold_start", "cold start to first reply (host)", PS),
     ("cold_start.floor", "cold start of the floor, bench/floor.c", PS),
+    ("daemon_pss", "serving daemon's PSS (host)", PS),
+    ("round_trip_p50", "round trip p50, Python client (host)", PS),
     ("disk_create", "disk_create (64 MiB)", CLI),
     ("disk_create.vs_nova_privsep", "disk_create", NOVA),
     ("disk_destroy", "disk_destroy (64 MiB)", CLI),
