@@ -44,7 +44,8 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 .PHONY: all deps deps-test deps-nova check check-unit check-asan check-valgrind \
 	check-interop check-guest demo bench fuzz install clean format
 
-all: deps $(B)/ephcrypt-helper $(B)/ephcrypt-client $(B)/ephcrypt-audit
+# mk/client.mk adds the caller's library and the ephcrypt CLI.
+all: deps $(B)/ephcrypt-helper $(B)/ephcrypt-audit
 
 # --- dependencies ----------------------------------------------------------
 define install_missing
@@ -89,10 +90,6 @@ $(B)/ephcrypt-audit: tools/ephcrypt-audit.c protocol/utf8.c protocol/utf8.h | de
 	@$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags json-c libcrypto) $(LDHARDEN) -o $@ \
 		tools/ephcrypt-audit.c protocol/utf8.c $(shell pkg-config --libs json-c libcrypto)
 
-$(B)/ephcrypt-client: $(B)/client/client.o $(B)/client/cli.o $(B)/libephcrypt-proto.a
-	@echo "  CCLD    $@"
-	@$(CC) $(LDHARDEN) -o $@ $^
-
 # --- tests -----------------------------------------------------------------
 $(B)/tests/test_%: tests/unit/test_%.c $(B)/libephcrypt-proto.a $(HELPER_OBJS) | deps-test
 	@mkdir -p $(dir $@)
@@ -128,7 +125,7 @@ check-asan: deps-test
 check-valgrind: deps-test
 	$(MAKE) --no-print-directory B=build/valgrind \
 		CFLAGS="-O1 -g -DEPHCRYPT_TEST_BUILD_WITHOUT_SECCOMP" build/valgrind/ephcrypt-helper \
-		build/valgrind/ephcrypt-client
+		build/valgrind/ephcrypt
 	EPHCRYPT_HELPER=build/valgrind/ephcrypt-helper tests/interop/run-valgrind.sh
 
 check-interop: deps-test all
@@ -153,7 +150,6 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR)/examples \
 		$(DESTDIR)$(DOCDIR)/contrib/nova $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(B)/ephcrypt-helper $(B)/ephcrypt-audit $(DESTDIR)$(SBINDIR)/
-	install -m 0755 $(B)/ephcrypt-client $(DESTDIR)$(BINDIR)/
 	install -m 0644 contrib/nova/* $(DESTDIR)$(DOCDIR)/contrib/nova/
 	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
