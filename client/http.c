@@ -206,7 +206,8 @@ ec_http_do(struct ec_http *h, const struct ec_http_req *req, struct ec_http_resp
 	for (unsigned attempt = 1;; attempt++) {
 		reset_resp(resp, &s, req);
 		rc = perform(h, req, resp, &s);
-		if (rc == CURLE_OK && resp->status < 500)
+		/* A POST that got a 5xx may have been done: never repeated. */
+		if (rc == CURLE_OK && (resp->status < 500 || strcmp(req->method, "POST") == 0))
 			break;
 		if (rc == CURLE_OK)
 			snprintf(why, sizeof(why), "HTTP %ld from %s %s", resp->status, req->method,

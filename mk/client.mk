@@ -72,7 +72,8 @@ $(B)/tests/test_client: tests/unit/test_client.c $(B)/libephcrypt.a | deps-test
 	@$(CC) $(ALL_CFLAGS) $(CLIENT_CFLAGS) -Wno-missing-prototypes $(LDHARDEN) -o $@ $< \
 		$(B)/libephcrypt.a $(CLIENT_LDLIBS) $(shell pkg-config --libs msgpack 2>/dev/null) -lcriterion
 
-check-client: deps-client-test client $(B)/ephcrypt-helper
+check-client: deps-client-test client $(B)/ephcrypt-helper $(B)/tests/test_client
+	$(B)/tests/test_client --jobs 2
 	tests/barbican/check-exports.sh $(B)/libephcrypt.so.$(LIB_VERSION)
 CHECK_STAGES += check-client
 
