@@ -132,10 +132,10 @@ check-interop: deps-test all
 	$(PYTHON) -m unittest discover -s tests/interop -p 'test_*.py' -v
 
 check-guest: deps-nova all
-	tests/vm/run --timeout 900 tests/guest/run-all.sh
+	tests/vm/run --mem 1G --timeout 1200 tests/guest/run-all.sh
 
-demo: deps-test all
-	tests/vm/run --timeout 600 tests/demo.sh
+demo: deps-test deps-client-test all
+	tests/vm/run --mem 1G --timeout 900 tests/demo.sh
 
 bench: deps-test all
 	$(PYTHON) bench/bench.py
