@@ -46,15 +46,23 @@ strip_base(const char *url)
 static void
 reply_text(const struct ec_http_resp *r, char *buf, size_t cap)
 {
-	json_object *root = r->body.s ? json_tokener_parse(r->body.s) : NULL, *e = root, *v;
+	json_object *root = r->body.s ? json_tokener_parse(r->body.s) : NULL, *e = root, *v, *t;
 
 	buf[0] = '\0';
 	if (root && json_object_object_get_ex(root, "error", &v))
 		e = v;
-	if (e && (json_object_object_get_ex(e, "description", &v) ||
-	          json_object_object_get_ex(e, "message", &v) ||
-	          json_object_object_get_ex(e, "title", &v)))
-		snprintf(buf, cap, ": %s", json_object_get_string(v));
+	if (!e || !json_object_is_type(e, json_type_object)) {
+		json_object_put(root);
+		return;
+	}
+	if (!json_object_object_get_ex(e, "title", &t))
+		t = NULL;
+	if (json_object_object_get_ex(e, "description", &v) ||
+	    json_object_object_get_ex(e, "message", &v))
+		snprintf(buf, cap, "%s%s: %s", t ? " " : "", t ? json_object_get_string(t) : "",
+		         json_object_get_string(v));
+	else if (t)
+		snprintf(buf, cap, " %s", json_object_get_string(t));
 	json_object_put(root);
 }
 

@@ -205,6 +205,12 @@ run_command(struct cli *c, const struct command *table, const char *prefix, int 
 	bool help = false;
 	int rc;
 
+	if (!cmd && argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
+		printf("usage: ephcrypt %s COMMAND\n\nCommands:\n", prefix);
+		for (const struct command *k = table; k->name; k++)
+			printf("  %-38s %s\n", k->usage, k->help);
+		return 0;
+	}
 	if (!cmd)
 		return argc > 0 ? cli_usage_error(prefix[0] ? prefix : NULL, "unknown command '%s'",
 		                                  argv[0])

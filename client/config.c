@@ -170,8 +170,15 @@ ec_config_copy(struct ephcrypt_os_config *dst, const struct ephcrypt_os_config *
 	for (size_t k = 0; k < NSETTINGS; k++) {
 		char **to = field(dst, &settings[k]);
 		char *from = *field((struct ephcrypt_os_config *)(uintptr_t)src, &settings[k]);
-		if (from && *to == from && !(*to = strdup(from))) /* two keys may share a field */
+		if (from && *to == from && !(*to = strdup(from))) { /* two keys may share a field */
+			/* Nothing of src may be left for ephcrypt_os_config_clear(dst) to free. */
+			for (size_t j = 0; j < NSETTINGS; j++)
+				if (*field(dst, &settings[j]) ==
+				    *field((struct ephcrypt_os_config *)(uintptr_t)src,
+				           &settings[j]))
+					*field(dst, &settings[j]) = NULL;
 			return -1;
+		}
 	}
 	return 0;
 }

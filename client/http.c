@@ -215,7 +215,11 @@ ec_http_do(struct ec_http *h, const struct ec_http_req *req, struct ec_http_resp
 		else
 			snprintf(why, sizeof(why), "%s %s: %s", req->method, req->url,
 			         curl_easy_strerror(rc));
-		if ((rc != CURLE_OK && !connection_error(rc)) || !backoff(h, attempt, why)) {
+		/* A POST is repeated only if it never reached the server. */
+		if ((rc != CURLE_OK && !connection_error(rc)) ||
+		    (strcmp(req->method, "POST") == 0 && rc != CURLE_COULDNT_CONNECT &&
+		     rc != CURLE_COULDNT_RESOLVE_HOST) ||
+		    !backoff(h, attempt, why)) {
 			if (rc == CURLE_OK)
 				break; /* the caller reports the 5xx with its body */
 			return ec_fail(err,

@@ -75,6 +75,8 @@ $(B)/tests/test_client: tests/unit/test_client.c $(B)/libephcrypt.a | deps-test
 check-client: deps-client-test client $(B)/ephcrypt-helper $(B)/tests/test_client
 	$(B)/tests/test_client --jobs 2
 	tests/barbican/check-exports.sh $(B)/libephcrypt.so.$(LIB_VERSION)
+	@w=$$(groff -man -ww -z man/ephcrypt.1 2>&1); [ -z "$$w" ] || { echo "man/ephcrypt.1: $$w"; exit 1; }
+	tests/barbican/keystone.sh
 CHECK_STAGES += check-client
 
 install: install-client
