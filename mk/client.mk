@@ -44,9 +44,13 @@ $(B)/libephcrypt.so: $(B)/libephcrypt.so.$(LIB_VERSION)
 	@ln -sf libephcrypt.so.$(LIB_VERSION) $(B)/$(LIB_SONAME)
 	@ln -sf $(LIB_SONAME) $@
 
+# Written at install time too: PREFIX and LIBDIR may differ from the build's.
+define write_pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(LIB_VERSION)|' client/ephcrypt.pc.in >$(1)
+endef
 $(B)/ephcrypt.pc: client/ephcrypt.pc.in
-	@sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
-		-e 's|@VERSION@|$(LIB_VERSION)|' $< >$@
+	@$(call write_pc,$@)
 
 # The CLI links the library statically: one file to install, no run-time path.
 $(B)/ephcrypt: $(CLI_SRCS:%.c=$(B)/pic/%.o) $(B)/libephcrypt.a
@@ -75,6 +79,7 @@ $(B)/tests/test_client: tests/unit/test_client.c $(B)/libephcrypt.a | deps-test
 check-client: deps-client-test client $(B)/ephcrypt-helper $(B)/tests/test_client
 	$(B)/tests/test_client --jobs 2
 	tests/barbican/check-exports.sh $(B)/libephcrypt.so.$(LIB_VERSION)
+	tests/barbican/check-install.sh
 	@w=$$(groff -man -ww -z man/ephcrypt.1 2>&1); [ -z "$$w" ] || { echo "man/ephcrypt.1: $$w"; exit 1; }
 	tests/barbican/keystone.sh
 CHECK_STAGES += check-client
@@ -88,7 +93,7 @@ install-client: client
 	ln -sf libephcrypt.so.$(LIB_VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libephcrypt.so
 	install -m 0644 client/ephcrypt.h $(DESTDIR)$(INCLUDEDIR)/ephcrypt.h
-	install -m 0644 $(B)/ephcrypt.pc $(DESTDIR)$(PKGCONFIGDIR)/ephcrypt.pc
+	$(call write_pc,$(DESTDIR)$(PKGCONFIGDIR)/ephcrypt.pc)
 	install -m 0644 man/ephcrypt.1 $(DESTDIR)$(MANDIR)/man1/ephcrypt.1
 
 .PHONY: client deps-client deps-client-test check-client install-client
