@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -162,11 +163,15 @@ cli_close_helper(struct ephcrypt_helper *h, int rc)
 {
 	int status = ephcrypt_helper_close(h);
 
-	if (rc == 0 && status != 0) {
-		fprintf(stderr, "ephcrypt: the helper exited with status %d\n", status);
-		return EXIT_HELPER;
-	}
-	return rc;
+	if (status == 0)
+		return rc;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		fprintf(stderr,
+		        "ephcrypt: the helper command could not be run (exit 127: not found?)\n");
+	else if (rc == 0 || rc == EXIT_HELPER)
+		fprintf(stderr, "ephcrypt: the helper exited with status %d\n",
+		        WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	return rc ? rc : EXIT_HELPER;
 }
 
 static void
