@@ -9,7 +9,7 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 CLIENT_PKGS := libcurl4-openssl-dev libjson-c-dev libyaml-dev libmsgpack-dev
 # A real Keystone and Barbican for the caller's tests (tests/barbican, tests/guest/barbican.sh).
 CLIENT_TEST_PKGS := barbican-api python3-barbican python3-waitress python3-keystone python3-paste \
-	python3-pastedeploy groff-base
+	python3-pastedeploy groff-base iproute2
 
 CLIENT_LIBS := libcurl json-c yaml-0.1
 CLIENT_CFLAGS = $(shell pkg-config --cflags $(CLIENT_LIBS) msgpack 2>/dev/null)
@@ -83,6 +83,8 @@ check-client: deps-client-test client $(B)/ephcrypt-helper $(B)/tests/test_clien
 	@w=$$(groff -man -ww -z man/ephcrypt.1 2>&1); [ -z "$$w" ] || { echo "man/ephcrypt.1: $$w"; exit 1; }
 	tests/barbican/keystone.sh
 CHECK_STAGES += check-client
+# tests/guest/barbican.sh and make demo start Barbican inside the guest.
+check-guest: deps-client-test
 
 install: install-client
 install-client: client

@@ -58,6 +58,12 @@ cmp -n $((1 << 20)) "$WORK/data" /dev/mapper/tdisk-dmcrypt || fail "read back di
 cmp -s -n $((1 << 20)) "$WORK/data" "/dev/$VG/tdisk" && fail "plaintext on the LV"
 ok "1 MiB written through the mapping reads back; the LV holds only ciphertext"
 
+rc=0 && ec create $VG tshort 16M --key "$REF" --key-size 256 >/dev/null 2>"$WORK/err" || rc=$?
+[[ $rc == 1 ]] && grep -q "the payload is 512 bits, not 256" "$WORK/err" ||
+    fail "key size mismatch: exit $rc $(cat "$WORK/err")"
+lvs --noheadings "$VG/tshort" >/dev/null 2>&1 && fail "a key of the wrong size made an LV"
+ok "a payload of the wrong size for --key-size: exit 1, nothing made"
+
 ec status tdisk-dmcrypt | grep -q '^key size: *512 bits$' || fail "status"
 ec --json list | grep -q '"tdisk-dmcrypt"' || fail "list"
 ok "status and list"
