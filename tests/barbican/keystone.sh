@@ -3,7 +3,8 @@
 # tests/barbican/keystone.sh: the ephcrypt CLI against a real Keystone in front of a
 # real Barbican on 127.0.0.1 (random ports, everything in a temp dir, both servers
 # killed on exit even on failure). Barbican is found in Keystone's catalog.
-#   password auth (clouds.yaml and OS_*), one token for several requests, a wrong
+#   password auth (clouds.yaml and OS_*), a given token, an application credential,
+#   one token for several requests, a wrong
 #   password, another project's secret (403), a missing secret (404), Barbican
 #   stopped mid-run (retries, then a clear error; restarted in time: success).
 set -euo pipefail
@@ -107,6 +108,51 @@ expect_rc 2 "bad ref" alice key show not-a-ref
 grep -q "'not-a-ref' is not a secret reference" "$D/err" || fail "bad ref message"
 ok "a malformed reference: exit 2 before any request"
 
+# A given token (exchanged for a project-scoped one with a catalog), and an
+# application credential (made through Keystone's API as alice).
+$PY - "http://127.0.0.1:$KP/v3" "$D/cred" <<'PYEOF' || fail "could not get a token and an application credential"
+import json, sys, time, urllib.request
+url, out = sys.argv[1], sys.argv[2]
+def post(path, body, token=None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["X-Auth-Token"] = token
+    req = urllib.request.Request(url + path, json.dumps(body).encode(), headers)
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return r.headers.get("X-Subject-Token"), json.load(r)
+dom = {"name": "Default"}
+token, body = post("/auth/tokens", {"auth": {"identity": {"methods": ["password"], "password": {
+    "user": {"name": "alice", "domain": dom, "password": "alicepw"}}},
+    "scope": {"project": {"name": "proj-a", "domain": dom}}}})
+uid = body["token"]["user"]["id"]
+for attempt in range(4):  # Keystone on sqlite: a write may meet "database is locked"
+    try:
+        _, cred = post("/users/%s/application_credentials" % uid,
+                       {"application_credential": {"name": "ephcrypt-test-%d" % attempt}}, token)
+        break
+    except urllib.error.HTTPError as e:
+        if e.code < 500 or attempt == 3:
+            raise
+        time.sleep(1)
+c = cred["application_credential"]
+with open(out, "w") as f:
+    f.write("%s\n%s\n%s\n" % (token, c["id"], c["secret"]))
+PYEOF
+{ read -r TOKEN; read -r CRED_ID; read -r CRED_SECRET; } <"$D/cred"
+rm -f "$D/cred"
+expect_rc 0 "token auth" env OS_AUTH_URL="http://127.0.0.1:$KP/v3" OS_TOKEN="$TOKEN" \
+    OS_PROJECT_NAME=proj-a OS_PROJECT_DOMAIN_NAME=Default "$EC" key show "$REF" >"$D/out" 2>"$D/err"
+grep -q '^status *ACTIVE$' "$D/out" || fail "token auth: key show"
+ok "a given token, exchanged for a scoped token and its catalog"
+expect_rc 0 "application credential" env OS_AUTH_URL="http://127.0.0.1:$KP/v3" \
+    OS_AUTH_TYPE=v3applicationcredential OS_APPLICATION_CREDENTIAL_ID="$CRED_ID" \
+    OS_APPLICATION_CREDENTIAL_SECRET="$CRED_SECRET" "$EC" key show "$REF" >"$D/out" 2>"$D/err"
+grep -q '^status *ACTIVE$' "$D/out" || fail "application credential: key show"
+expect_rc 3 "wrong application credential secret" env OS_AUTH_URL="http://127.0.0.1:$KP/v3" \
+    OS_APPLICATION_CREDENTIAL_ID="$CRED_ID" OS_APPLICATION_CREDENTIAL_SECRET=wrong \
+    "$EC" key show "$REF" >"$D/out" 2>"$D/err"
+ok "an application credential (and a wrong secret: exit 3)"
+
 # Barbican stops: connection errors are retried with backoff, then reported.
 server_stop "$D" barbican
 expect_rc 7 "barbican down" alice --retries 2 key show "$REF"
@@ -115,7 +161,7 @@ grep -q "after 3 attempts" "$D/err" || fail "no final error"
 ok "Barbican stopped: 2 retries, then exit 7, '$(tail -1 "$D/err")'"
 
 # Stopped mid-run and back in time: the same run succeeds on a later attempt.
-"$EC" --os-cloud test-a --retries 7 key show "$REF" >"$D/out" 2>"$D/err" &
+"$EC" --os-cloud test-a --retries 15 key show "$REF" >"$D/out" 2>"$D/err" &
 pid=$!
 sleep 1
 server_start barbican "$D" "$BP" 180 || fail "barbican did not restart"
