@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -354,4 +356,29 @@ Test(channel, timeout, .init = helper_setup, .fini = helper_teardown)
 	cr_assert_eq(e.status, EPHCRYPT_E_TIMEOUT, "%s", e.message);
 	cr_assert(strstr(e.message, "no reply from the helper in 200 ms"), "%s", e.message);
 	ephcrypt_helper_close(h);
+}
+
+Test(channel, attach_to_a_connected_socket, .init = helper_setup, .fini = helper_teardown)
+{
+	const char *bin = getenv("EPHCRYPT_HELPER");
+	struct ephcrypt_helper *h;
+	struct ephcrypt_error e;
+	int sv[2], status;
+	pid_t pid;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		dup2(sv[1], 3);
+		execl(bin && *bin ? bin : "build/ephcrypt-helper", "ephcrypt-helper", "--policy",
+		      policy, "--audit-log", audit, "--fd", "3", (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	cr_assert_eq(ephcrypt_helper_attach(&h, sv[0], &e), 0, "%s", e.message);
+	cr_assert_eq(ephcrypt_ping(h, &e), 0, "%s", e.message);
+	cr_assert_eq(ephcrypt_helper_close(h), 0); /* not ours to wait for */
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "helper status %d", status);
 }
