@@ -63,7 +63,7 @@ ec_http_resp_free(struct ec_http_resp *r)
 	if (r->body.s)
 		explicit_bzero(r->body.s, r->body.cap);
 	free(r->body.s);
-	memset(r, 0, sizeof(*r));
+	explicit_bzero(r, sizeof(*r)); /* the token may be in subject_token */
 }
 
 struct sink {
