@@ -89,6 +89,16 @@ rc=0 && ec key show "$NEWREF" >/dev/null 2>&1 || rc=$?
 lvs --noheadings "$VG/tfail" >/dev/null 2>&1 && fail "failed create left an LV"
 ok "a create failing after --new-key deletes that key again; exit 6, no LV"
 
+# The same path without the scanner beside it: plain timings of each step.
+t=$(date +%s%N)
+REF2=$(ec key new --name tplain) || fail "key new"
+T_NEW2=$(ms "$t") t=$(date +%s%N)
+ec create $VG tplain 16M --key "$REF2" >/dev/null || fail "create tplain"
+T_CREATE2=$(ms "$t") t=$(date +%s%N)
+ec destroy $VG tplain --delete-key "$REF2" >/dev/null || fail "destroy tplain"
+T_DESTROY2=$(ms "$t")
+ok "unobserved: key new $T_NEW2 ms, create $T_CREATE2 ms, destroy --delete-key $T_DESTROY2 ms"
+
 json=$(ec --json create $VG tnew 16M --new-key) || fail "create --new-key"
 NEWREF=$(json_get key_ref <<<"$json")
 ec destroy $VG tnew --delete-key "$NEWREF" >/dev/null || fail "destroy tnew"
