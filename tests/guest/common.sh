@@ -1,6 +1,6 @@
 # tests/guest/common.sh: shared set-up for guest scenarios (source after lib.sh).
 # A VG "ephtest" on the blank disk, a test policy and audit log under /tmp,
-# and `call`, which makes one call through build/ephcrypt-client (a fresh
+# and `call`, which makes one call through build/ephcrypt (a fresh
 # helper over a socketpair each time).
 
 REPO=$PWD
@@ -32,7 +32,7 @@ POL
 }
 
 helper_cmd() {
-    echo "$REPO/build/ephcrypt-client" --helper "${EPHCRYPT_HELPER:-$REPO/build/ephcrypt-helper}" \
+    echo "$REPO/build/ephcrypt" --helper "${EPHCRYPT_HELPER:-$REPO/build/ephcrypt-helper}" \
         --helper-arg --policy --helper-arg "$POLICY" \
         --helper-arg --audit-log --helper-arg "$AUDIT"
 }
