@@ -50,6 +50,7 @@ define write_pc
 		-e 's|@VERSION@|$(LIB_VERSION)|' client/ephcrypt.pc.in >$(1)
 endef
 $(B)/ephcrypt.pc: client/ephcrypt.pc.in
+	@mkdir -p $(dir $@)
 	@$(call write_pc,$@)
 
 # The CLI links the library statically: one file to install, no run-time path.
