@@ -48,11 +48,12 @@ int main(void) { return ephcrypt_status_name(EPHCRYPT_OK) ? 0 : 1; }
 C
 if grep -q 'ephcrypt_status_name' "$tmp/root/usr/include/ephcrypt.h"; then
 	r=$tmp/root
-	PKG_CONFIG_SYSROOT_DIR=$r PKG_CONFIG_LIBDIR=$r/usr/lib/$ma/pkgconfig \
-		cc -o "$tmp/use" "$tmp/use.c" $(PKG_CONFIG_SYSROOT_DIR=$r PKG_CONFIG_LIBDIR=$r/usr/lib/$ma/pkgconfig \
-		pkg-config --cflags --libs ephcrypt) && LD_LIBRARY_PATH=$r/usr/lib/$ma "$tmp/use" ||
+	flags=$(PKG_CONFIG_PATH=$r/usr/lib/$ma/pkgconfig pkg-config --cflags --libs ephcrypt) &&
+		[[ $flags == *-lephcrypt* ]] || fail "pkg-config ephcrypt: $flags"
+	cc -I"$r/usr/include" -o "$tmp/use" "$tmp/use.c" -L"$r/usr/lib/$ma" -lephcrypt &&
+		LD_LIBRARY_PATH=$r/usr/lib/$ma "$tmp/use" ||
 		fail "a program does not build and run against libephcrypt-dev"
-	checked=$((checked + 1))
+	checked=$((checked + 2))
 fi
 [[ $status == 0 ]] && echo "ok: client packages: $checked checks passed"
 exit $status
