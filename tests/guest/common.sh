@@ -77,3 +77,14 @@ make_key() {
     head -c "$2" /dev/urandom >"$1"
     chmod 0600 "$1"
 }
+
+# write_plaintext MAPPING LV: 4 MiB of a known plaintext ($WORK/plain, lines of
+# $marker) written through MAPPING; it must read back and never be on the raw LV.
+write_plaintext() {
+    marker="EPHCRYPT-PLAINTEXT-MARKER-$$"
+    (yes "$marker" || true) | head -c 4M >"$WORK/plain"
+    dd if="$WORK/plain" of="$1" bs=1M oflag=direct status=none
+    cmp -s -n 4194304 "$WORK/plain" "$1" || fail "$1 does not read back"
+    head -c 4M "$2" | grep -q -a "$marker" && fail "plaintext found on the raw LV $2"
+    return 0
+}
