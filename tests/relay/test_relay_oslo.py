@@ -18,6 +18,7 @@ bench/relay.py's, in make bench: benchmarks are not tests.)
 """
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -125,9 +126,8 @@ def main():
     helper = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith('--')
                              else 'build/ephcrypt-helper')
     try:
-        from oslo_config import cfg
-        import nova.privsep
         import nova.privsep.path  # noqa: F401
+        import oslo_config  # noqa: F401
     except ImportError:
         print('SKIP: needs python3-nova')
         return 77
@@ -135,6 +135,15 @@ def main():
         print('SKIP: needs root (privsep-helper keeps capabilities)')
         return 77
     work = tempfile.mkdtemp(prefix='relay-oslo.')
+    try:
+        return run(work, helper)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(work, helper):
+    from oslo_config import cfg
+    import nova.privsep
     conf, policy = os.path.join(work, 'nova.conf'), os.path.join(work, 'policy.conf')
     audit = os.path.join(work, 'audit', 'audit.log')
     os.mkdir(os.path.dirname(audit), 0o700)
