@@ -305,6 +305,10 @@ put_body(struct jw *w, const struct audit_event *ev, const char *id)
 		jw_kstr(w, "message", ev->message, CAP_MESSAGE);
 	}
 	jw_knum(w, "duration_us", (long long)ev->duration_us);
+	jw_kstr(w, "route", ev->route, CAP_SHORT);
+	jw_kstr(w, "context", ev->context, CAP_NAME);
+	jw_kstr(w, "reply", ev->reply, CAP_SHORT);
+	jw_kstr(w, "exception", ev->exception, CAP_NAME);
 	if (ev->cipher) {
 		/* Parameters only: the API has no key field, and nothing derived from one. */
 		jw_kstr(w, "cipher", ev->cipher, CAP_SHORT);

@@ -34,6 +34,11 @@ struct audit_event {
 	unsigned key_size, sector_size;
 	const char *flags;  /* e.g. "allow_discards,no_read_workqueue" */
 	const char *key_id; /* the caller's key reference, never the key */
+	/* Which way the call went: "native" (served or refused by the helper)
+	 * or "privsep-helper" (relayed, policy [forward]); NULL: not written.
+	 * context: --privsep_context. reply, exception: a relayed call's reply
+	 * kind (RET, ERR, LIMIT, LOST) and exception class, never its values. */
+	const char *route, *context, *reply, *exception;
 };
 
 /*

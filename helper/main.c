@@ -24,11 +24,15 @@
 #include "../policy/number.h"
 #include "../policy/policy.h"
 #include "helper.h"
+#include "relay.h"
 #include "sandbox.h"
 
-#define LVM_TIMEOUT_S  120  /* a run of lvm is killed after this long */
-#define LOG_FRAME_MAX  4096 /* one LOG message to the caller */
-#define LOG_LEVEL_INFO 20   /* Python's logging.INFO */
+#define LVM_TIMEOUT_S	120  /* a run of lvm is killed after this long */
+#define LOG_FRAME_MAX	4096 /* one LOG message to the caller */
+#define LOG_LEVEL_INFO	20   /* Python's logging.INFO */
+#define CONFIG_ARGS_MAX 16   /* --config-file/--config-dir options passed on */
+/* The context a [forward] section stands in front of (doc/relay.rst). */
+#define FORWARD_CONTEXT "nova.privsep.sys_admin_pctxt"
 
 enum {
 	OPT_FD = 256,
@@ -77,7 +81,8 @@ static void __attribute__((noreturn)) usage(int status)
 		"       ephcrypt-helper [options] --privsep_context CTX --privsep_sock_path PATH\n"
 		"       ephcrypt-helper --check-policy PATH\n"
 		"options: --policy PATH  --audit-log PATH  --lvm PATH  --max-message BYTES\n"
-		"         --config-file F  --config-dir D (accepted, ignored)\n");
+		"         --config-file F  --config-dir D (passed on to privsep-helper when\n"
+		"         the policy has a [forward] section)\n");
 	exit(status);
 }
 
@@ -87,6 +92,21 @@ option_number(const char *name, const char *arg, uint64_t min, uint64_t max, uin
 	if (parse_u64(arg, min, max, out) < 0)
 		errx(2, "--%s: '%s' is not a number in [%llu, %llu]", name, arg,
 		     (unsigned long long)min, (unsigned long long)max);
+}
+
+/* oslo.config's options: nothing for us in them, but privsep-helper reads them. */
+static void
+config_arg(struct options *opt, const char *option, const char *value)
+{
+	static const char *args[2 * CONFIG_ARGS_MAX + 1];
+	static size_t n;
+
+	if (n + 2 > 2 * CONFIG_ARGS_MAX)
+		errx(2, "%s: at most %d --config-file and --config-dir options", option,
+		     CONFIG_ARGS_MAX);
+	args[n++] = option;
+	args[n++] = value;
+	opt->config_args = args;
 }
 
 static void
@@ -110,8 +130,8 @@ parse_args(int argc, char **argv, struct options *opt)
 			break;
 		case OPT_CONTEXT: opt->context = optarg; break;
 		case OPT_SOCK: opt->sock_path = optarg; break;
-		case OPT_CONFIG_FILE:
-		case OPT_CONFIG_DIR: break; /* oslo.config's; nothing for us in them */
+		case OPT_CONFIG_FILE: config_arg(opt, "--config-file", optarg); break;
+		case OPT_CONFIG_DIR: config_arg(opt, "--config-dir", optarg); break;
 		case OPT_POLICY: opt->policy_path = optarg; break;
 		case OPT_AUDIT: opt->audit_path = optarg; break;
 		case OPT_LVM: opt->lvm.path = optarg; break;
@@ -221,6 +241,16 @@ drop_privileges(void)
 		errx(2, "--check-policy: privileges could be regained");
 }
 
+/* [forward] may not name what the helper serves itself: that would route around its checks. */
+static int
+forward_overlap(const struct policy *p)
+{
+	const char *names[128];
+	size_t n = dispatch_names(names, sizeof(names) / sizeof(names[0]));
+
+	return policy_forward_overlap(p, names, n, stderr);
+}
+
 /* --check-policy: like visudo -c; exit 0 with a summary, or 2 with every error. */
 static int
 check_policy(const char *path)
@@ -230,6 +260,10 @@ check_policy(const char *path)
 	drop_privileges();
 	if (policy_load(path, true, stderr, &p) != 0)
 		return 2;
+	if (forward_overlap(p) != 0) {
+		policy_free(p);
+		return 2;
+	}
 	printf("%s: OK\n", path);
 	policy_summary(p, stdout);
 	policy_free(p);
@@ -241,6 +275,10 @@ load_policy(struct options *opt)
 {
 	int errors = policy_load(opt->policy_path, true, stderr, &opt->policy);
 
+	if (errors == 0 && (errors = forward_overlap(opt->policy)) != 0) {
+		policy_free(opt->policy);
+		opt->policy = NULL;
+	}
 	if (errors)
 		errx(2, "%s: %d error%s; refusing to start", opt->policy_path, errors,
 		     errors == 1 ? "" : "s");
@@ -268,6 +306,41 @@ check_peer(int fd, const struct options *opt)
 		errx(1, "%s", v.why);
 }
 
+/* In front of a whole context: the calls it does not serve go to privsep-helper. */
+static bool
+fronts_context(const struct options *opt)
+{
+	return policy_forward_count(opt->policy) > 0 && opt->sock_path && opt->context &&
+	       strcmp(opt->context, FORWARD_CONTEXT) == 0;
+}
+
+/*
+ * Before the sandbox: privsep-helper is a fork+exec of ours and would
+ * inherit no_new_privs, the seccomp filter and the read-only mounts. After
+ * check_peer (nothing is started for a refused caller), before detach (a
+ * privsep-helper that cannot start makes us exit non-zero, which
+ * oslo.privsep reports with our stderr).
+ */
+static void
+start_relay(struct options *opt)
+{
+	struct relay_config cfg = {
+		.context = opt->context,
+		.config_args = opt->config_args,
+		.stderr_fd = -1,
+		.pass_start_logs = true,
+	};
+	char why[512];
+
+	if (!fronts_context(opt))
+		return;
+	mp_limits_default(&cfg.limits);
+	cfg.limits.max_message = opt->max_message;
+	if (relay_start(&cfg, &opt->relay, why, sizeof(why)) < 0)
+		errx(1, "cannot start privsep-helper for %s ([forward] in %s): %s", opt->context,
+		     opt->policy_path, why);
+}
+
 /* Nothing the helper touches (keys included) may be swapped out. */
 static void
 lock_memory(void)
@@ -286,6 +359,34 @@ send_log(int fd, const char *msg)
 	    write(fd, b.data, b.len) != (ssize_t)b.len)
 		errx(1, "cannot write to the channel");
 	mp_buf_free(&b);
+}
+
+/* Which route this node is on (README.rst, "Which route a node is on"). */
+static void
+route_log(int fd, const struct options *opt)
+{
+	char msg[512];
+	struct relay_info info;
+
+	if (opt->relay) {
+		relay_info(opt->relay, &info);
+		snprintf(msg, sizeof(msg),
+			 "route: in front of %s (no Nova patch): storage entrypoints served "
+			 "here, %u [forward] pattern(s) relayed to privsep-helper pid %d, "
+			 "everything else refused",
+			 opt->context, policy_forward_count(opt->policy), (int)info.daemon_pid);
+	} else if (policy_forward_count(opt->policy) > 0) {
+		snprintf(msg, sizeof(msg),
+			 "route: storage calls only; the policy's [forward] section is not used "
+			 "(it needs --privsep_context %s and --privsep_sock_path)",
+			 FORWARD_CONTEXT);
+	} else {
+		snprintf(msg, sizeof(msg),
+			 "route: storage calls only (context %s; the patch route or ephcrypt's "
+			 "own API): nothing is relayed",
+			 opt->context ? opt->context : "-");
+	}
+	send_log(fd, msg);
 }
 
 /* Like the real daemon: who is serving, and with what privilege. */
@@ -307,6 +408,7 @@ hello(int fd, const struct options *opt)
 		 caps ? caps : "?");
 	free(caps);
 	send_log(fd, msg);
+	route_log(fd, opt);
 }
 
 int
@@ -323,6 +425,7 @@ main(int argc, char **argv)
 	open_audit(&opt);
 	fd = open_channel(&opt);
 	check_peer(fd, &opt);
+	start_relay(&opt);
 	detach(&opt);
 	quiet_stdio();
 	lock_memory();

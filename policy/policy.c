@@ -26,11 +26,12 @@
 #define MAX_KEY_BITS 1024
 #define NELEM(a)     (sizeof(a) / sizeof((a)[0]))
 
-enum section { S_NONE, S_CALLERS, S_VGS, S_VOLUMES, S_MAPPINGS, S_CRYPTO, S_UNKNOWN };
+enum section { S_NONE, S_CALLERS, S_VGS, S_VOLUMES, S_MAPPINGS, S_CRYPTO, S_FORWARD, S_UNKNOWN };
 
 static const char *const sections[] = {
 	[S_NONE] = "",		 [S_CALLERS] = "callers",   [S_VGS] = "volume-groups",
 	[S_VOLUMES] = "volumes", [S_MAPPINGS] = "mappings", [S_CRYPTO] = "crypto",
+	[S_FORWARD] = "forward",
 };
 
 /* [crypto] settings given at most once; the flags come first, as enum policy_flag. */
@@ -83,8 +84,9 @@ struct policy {
 	struct caller callers[MAX_RULES];
 	struct vgrule vgs[MAX_RULES];
 	struct pattern lvs[MAX_RULES], maps[MAX_RULES];
+	struct pattern fwd[MAX_RULES]; /* [forward] entrypoint patterns */
 	struct cipher ciphers[MAX_RULES];
-	unsigned ncallers, nvgs, nlvs, nmaps, nciphers;
+	unsigned ncallers, nvgs, nlvs, nmaps, nciphers, nfwd;
 	/* flags: 1 = yes; SET_SECTORS: bit n = 512 << n; SET_HASH: index in hashes */
 	unsigned set[SET_COUNT], setline[SET_COUNT];
 };
@@ -387,6 +389,8 @@ d_pattern(struct parser *ps, const struct directive *d, char **w)
 
 	if (d->sec == S_MAPPINGS)
 		return addpattern(ps, p->maps, &p->nmaps, "", w[1]);
+	if (d->sec == S_FORWARD)
+		return addpattern(ps, p->fwd, &p->nfwd, "", w[1]);
 	if (!w[2])
 		return addpattern(ps, p->lvs, &p->nlvs, "", w[1]);
 	if (!w[3])
@@ -497,6 +501,7 @@ static const struct directive directives[] = {
 	  d_choice },
 	{ "nova-passphrase-hash", S_CRYPTO, 2, 2, SET_HASH, "nova-passphrase-hash ripemd160|sha256",
 	  d_choice },
+	{ "entrypoint", S_FORWARD, 2, 2, -1, "entrypoint PATTERN", d_pattern },
 };
 
 static int
@@ -675,6 +680,7 @@ policy_free(struct policy *p)
 		return;
 	freepatterns(p->lvs, p->nlvs);
 	freepatterns(p->maps, p->nmaps);
+	freepatterns(p->fwd, p->nfwd);
 	free(p->path);
 	free(p);
 }
@@ -828,6 +834,43 @@ policy_nova_hash(const struct policy *p)
 	return hashes[p ? p->set[SET_HASH] : 0];
 }
 
+unsigned
+policy_forward_count(const struct policy *p)
+{
+	return p ? p->nfwd : 0;
+}
+
+int
+policy_forward(const struct policy *p, const char *entrypoint, struct verdict *v)
+{
+	unsigned i;
+
+	for (i = 0; i < p->nfwd; i++)
+		if (regexec(&p->fwd[i].re, entrypoint, 0, NULL, 0) == 0)
+			return allow(p, p->fwd[i].line, v);
+	deny(p, 0, v, "entrypoint '%s' matches no [forward] pattern", entrypoint);
+	if (v)
+		snprintf(v->rule, sizeof(v->rule), "default deny ([forward])");
+	return -1;
+}
+
+int
+policy_forward_overlap(const struct policy *p, const char *const *names, size_t n, FILE *err)
+{
+	unsigned i, errors = 0;
+
+	for (i = 0; i < p->nfwd; i++)
+		for (size_t k = 0; k < n; k++) {
+			if (regexec(&p->fwd[i].re, names[k], 0, NULL, 0) != 0)
+				continue;
+			fprintf(err, "%s:%u: pattern '%s' matches '%s', which is never forwarded\n",
+				p->path, p->fwd[i].line, p->fwd[i].src, names[k]);
+			errors++;
+			break;
+		}
+	return (int)errors;
+}
+
 /* --- summary (--check-policy) ------------------------------------------ */
 
 static void
@@ -891,4 +934,6 @@ policy_summary(const struct policy *p, FILE *out)
 	sumpatterns("LV names", p->lvs, p->nlvs, out);
 	sumpatterns("mappings", p->maps, p->nmaps, out);
 	sumcrypto(p, out);
+	if (p->nfwd) /* only a policy in front of a whole context has [forward] */
+		sumpatterns("forwarded to privsep-helper", p->fwd, p->nfwd, out);
 }

@@ -52,4 +52,16 @@ int policy_flag(const struct policy *p, enum policy_flag f, struct verdict *v);
 /* Hash for Nova-compatible passphrase keys ("ripemd160" unless set). */
 const char *policy_nova_hash(const struct policy *p);
 
+/* [forward]: how many entrypoint patterns (0: nothing is relayed). */
+unsigned policy_forward_count(const struct policy *p);
+/* May this entrypoint be relayed to privsep-helper? The rule is "file:line"
+ * or "default deny ([forward])". */
+int policy_forward(const struct policy *p, const char *entrypoint, struct verdict *v);
+/*
+ * Start-up: print "file:line: pattern ... matches NAME, which is never
+ * forwarded" for each [forward] pattern matching one of names[0..n) (the
+ * names the helper serves itself); returns how many did.
+ */
+int policy_forward_overlap(const struct policy *p, const char *const *names, size_t n, FILE *err);
+
 #endif

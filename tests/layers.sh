@@ -20,7 +20,7 @@ layer_of() {
 	*/ops/* | */lvm.* | */crypt.* | */storage.h) echo mechanisms ;;
 	*/call.* | */args.* | */guard.*) echo request ;;
 	*/native.* | */nova.*) echo handlers ;;
-	*/dispatch.* | */serve.* | */helper.h) echo dispatch ;;
+	*/dispatch.* | */serve.* | */helper.h | */relay.* | */forward.*) echo dispatch ;;
 	*/main.*) echo startup ;;
 	*/sandbox.* | */syscalls.*) echo sandbox ;;
 	*) echo unknown ;;

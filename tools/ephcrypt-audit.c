@@ -516,7 +516,7 @@ put_field(const char *prefix, const char *val)
 	put_safe(val, true);
 }
 
-/* time outcome action uid=N vg/lv mapping=M device=D: errno N: message */
+/* time outcome action uid=N vg/lv mapping=M device=D via=privsep-helper: errno N: message */
 static void
 print_record(struct json_object *o, bool local)
 {
@@ -541,6 +541,9 @@ print_record(struct json_object *o, bool local)
 	put_field(vg ? "/" : "", lv);
 	put_field(" mapping=", get_str(o, "target", "mapping"));
 	put_field(" device=", get_str(o, "target", "device"));
+	/* Relayed calls (policy [forward]); the native route is the default. */
+	if (str_is(get_str(o, NULL, "route"), "privsep-helper"))
+		put_field(" via=", "privsep-helper");
 	if (get_int(o, NULL, "errno", &err))
 		printf(": errno %lld (%s)", err, strerror((int)err));
 	if (msg) {

@@ -910,3 +910,61 @@ Test(policy, nova_example_refuses_the_rest)
 	cr_assert_eq(policy_lv_size(p, "nova-ephemeral", (2ULL << 40) + 1, &v), -1);
 	policy_free(p);
 }
+
+/* [forward]: which entrypoints go to privsep-helper; deny by default. */
+Test(policy, forward_section)
+{
+	struct policy *p = good("[forward]\n"
+				"entrypoint nova\\.privsep\\.path\\.last_bytes\n"
+				"entrypoint ^nova\\.privsep\\.qemu\\.convert_image$\n");
+	static const char *const native[] = { "nova.privsep.fs.vginfo", "ephcrypt.version" };
+
+	cr_expect_eq(policy_forward_count(p), 2);
+	cr_expect_eq(policy_forward(p, "nova.privsep.path.last_bytes", &v), 0);
+	cr_expect(strstr(v.rule, ":2") != NULL, "rule %s", v.rule);
+	cr_expect_eq(policy_forward(p, "nova.privsep.qemu.convert_image", &v), 0);
+	cr_expect_eq(policy_forward(p, "nova.privsep.path.writefile", &v), -1);
+	cr_expect_str_eq(v.rule, "default deny ([forward])");
+	cr_expect_str_eq(v.why, "entrypoint 'nova.privsep.path.writefile' matches no [forward] "
+				"pattern");
+	/* anchored: a longer name is not a match */
+	cr_expect_eq(policy_forward(p, "nova.privsep.path.last_bytes2", &v), -1);
+	cr_expect_eq(policy_forward_overlap(p, native, 2, stderr), 0);
+	policy_free(p);
+	p = good("[crypto]\n");
+	cr_expect_eq(policy_forward_count(p), 0);
+	cr_expect_eq(policy_forward(p, "nova.privsep.path.last_bytes", &v), -1);
+	policy_free(p);
+}
+
+/* A pattern that would route around the storage checks is an error at start-up. */
+Test(policy, forward_pattern_over_a_native_name)
+{
+	struct policy *p = good("[forward]\nentrypoint nova\\.privsep\\.fs\\..*\n"
+				"entrypoint nova\\.privsep\\.fs\\.mkfs\n");
+	static const char *const native[] = { "nova.privsep.fs.vginfo", "nova.privsep.fs.lvcreate",
+					      "ephcrypt.version" };
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	cr_expect_eq(policy_forward_overlap(p, native, 3, f), 1);
+	fclose(f);
+	cutdir(out);
+	cr_expect_str_eq(out, "policy.conf:2: pattern '^(nova\\.privsep\\.fs\\..*)$' matches "
+			      "'nova.privsep.fs.vginfo', which is never forwarded\n");
+	free(out);
+	policy_free(p);
+}
+
+Test(policy, forward_grammar_errors)
+{
+	bad("entrypoint x\n", "policy.conf:1: 'entrypoint' before any section (it belongs in "
+			      "[forward])\n");
+	bad("[forward]\nentrypoint\n", "policy.conf:2: missing argument (usage: entrypoint "
+				       "PATTERN)\n");
+	bad("[forward]\nentrypoint a b\n", "policy.conf:2: trailing garbage 'b' (usage: "
+					   "entrypoint PATTERN)\n");
+	bad("[forward]\nmapping x\n", "policy.conf:2: 'mapping' is not allowed in [forward] (it "
+				      "belongs in [mappings])\n");
+}
