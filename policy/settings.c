@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../protocol/mp.h"
 #include "hint.h"
 #include "names.h"
 #include "number.h"
@@ -18,7 +19,7 @@
 #include "settings.h"
 
 #define SETTINGS_LINE_MAX   (PATH_MAX + 64)
-#define DEFAULT_MAX_MESSAGE (1u << 20)
+#define DEFAULT_MAX_MESSAGE MP_DEFAULT_MAX_MESSAGE
 #define DEFAULT_LVM_TIMEOUT 120
 
 static const char *const keys[SK_COUNT] = {

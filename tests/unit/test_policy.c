@@ -1145,3 +1145,25 @@ Test(policy, helper_conf_is_checked_like_the_policy)
 			       "be mode 0644 (chmod 0644 policy.conf)\n");
 	free(msgs);
 }
+
+Test(policy, shipped_helper_conf_loads_and_says_the_defaults)
+{
+	struct settings s, d;
+	char *msgs = NULL;
+	size_t len = 0;
+	FILE *err = open_memstream(&msgs, &len);
+
+	settings_default(&s);
+	settings_default(&d);
+	cr_assert_eq(settings_load("contrib/system/helper.conf", false, false, err, &s), 0);
+	fclose(err);
+	cr_assert_str_empty(msgs);
+	for (int k = 0; k < SK_COUNT; k++)
+		cr_assert_neq(s.line[k], 0, "the example sets '%s'", settings_key_name(k));
+	cr_assert_str_eq(s.policy, d.policy);
+	cr_assert_str_eq(s.audit_log, d.audit_log);
+	cr_assert_str_eq(s.lvm, d.lvm);
+	cr_assert_eq(s.max_message, d.max_message);
+	cr_assert_eq(s.lvm_timeout_s, d.lvm_timeout_s);
+	free(msgs);
+}
