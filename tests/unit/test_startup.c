@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -186,6 +189,28 @@ Test(startup, under_sudo_every_widening_argument_is_refused)
 	cr_assert_not_null(strstr(r.err, "refused: started by doas (DOAS_USER=nova)"), "%s", r.err);
 }
 
+/* The real sudo, run by root with the stock rule "root ALL=(ALL) ALL": no sudoers edit. */
+Test(startup, under_the_real_sudo_lvm_from_the_command_line_is_refused)
+{
+	char cmd[512], out[2048];
+	FILE *p;
+	size_t n;
+	int status;
+
+	if (geteuid() != 0 || system("command -v sudo >/dev/null && sudo -n true 2>/dev/null") != 0)
+		cr_skip_test("needs root and sudo");
+	snprintf(cmd, sizeof(cmd), "sudo -n %s --lvm /bin/sh --fd 0 2>&1 </dev/null", helper());
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	status = pclose(p);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 2, "status 0x%x: %s", status, out);
+	cr_assert_not_null(strstr(out, "ephcrypt-helper: --lvm '/bin/sh' refused: started by sudo "
+				       "(SUDO_USER=root)"),
+			   "%s", out);
+}
+
 Test(startup, under_sudo_repeating_or_narrowing_a_setting_is_accepted)
 {
 	static const char *const args[] = {
@@ -255,6 +280,71 @@ Test(startup, every_start_up_error_line_names_the_helper)
 	run(&r, no_env, (const char *const[]){ "--no-such-option", NULL }, NULL, 0);
 	cr_assert_str_eq(r.err,
 			 "ephcrypt-helper: unknown option '--no-such-option' (see --help)\n");
+}
+
+/*
+ * In a private mount namespace with a tmpfs on /dev and our own datagram
+ * socket as /dev/log, run the helper and keep what it sent to syslog.
+ */
+static void
+syslog_child(int out, const char *const env[], const char *const args[])
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
+	const char *argv[16] = { helper() };
+	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC), log, n = 1, status;
+	char msg[2048];
+	ssize_t k;
+	pid_t pid;
+
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", "/dev", "tmpfs", 0, "mode=0755") < 0)
+		_exit(77);
+	log = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (log < 0 || bind(log, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		_exit(1);
+	for (size_t j = 0; args[j] && n < 14; j++)
+		argv[n++] = args[j];
+	pid = fork();
+	if (pid == 0) {
+		dup2(devnull, 2);
+		execve(argv[0], (char *const *)argv, (char *const *)env);
+		_exit(127);
+	}
+	waitpid(pid, &status, 0);
+	while ((k = recv(log, msg, sizeof(msg) - 1, MSG_DONTWAIT)) > 0) {
+		msg[k] = '\0';
+		dprintf(out, "%s\n", msg);
+	}
+	_exit(0);
+}
+
+Test(startup, start_up_errors_go_to_syslog_as_authpriv_err)
+{
+	static const char *const args[] = { "--lvm", "/bin/sh", "--fd", "0", NULL };
+	char got[8192];
+	int p[2], status;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root for a mount namespace");
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		syslog_child(p[1], sudo_env, args);
+	}
+	close(p[1]);
+	slurp(p[0], got, sizeof(got));
+	close(p[0]);
+	waitpid(pid, &status, 0);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+		cr_skip_test("no private mount namespace here");
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* <83>: facility authpriv (10 << 3) + priority err (3); the tag names the helper. */
+	cr_assert_not_null(strstr(got, "<83>"), "syslog got:\n%s", got);
+	cr_assert_not_null(strstr(got, "ephcrypt-helper["), "syslog got:\n%s", got);
+	cr_assert_not_null(strstr(got, "]: --lvm '/bin/sh' refused: started by sudo"),
+			   "the line without the stderr prefix (the tag has the name):\n%s", got);
 }
 
 /* --- audit records of refusals ----------------------------------------------- */
