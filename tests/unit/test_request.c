@@ -337,15 +337,17 @@ Test(guard, activation_flags_by_name_comma_separated)
 /* --- --check-policy reads the file without root's privilege (doas -C) ----- */
 
 /* Exit status and the first bytes of stderr of `ephcrypt-helper --check-policy path`. */
+/* With PATH=pathenv when given (to choose the cryptsetup the check runs). */
 static int
-check_policy(const char *path, char *err, size_t cap)
+check_policy_env(const char *pathenv, const char *path, char *err, size_t cap)
 {
-	char cmd[512];
+	char cmd[768];
 	FILE *p;
 	size_t n;
 	int status;
 
-	snprintf(cmd, sizeof(cmd), "%s --check-policy %s 2>&1 >/dev/null",
+	snprintf(cmd, sizeof(cmd), "%s%s %s --check-policy %s 2>&1 >/dev/null",
+		 pathenv ? "PATH=" : "", pathenv ? pathenv : "",
 		 getenv("EPHCRYPT_HELPER") ? getenv("EPHCRYPT_HELPER") : "build/ephcrypt-helper",
 		 path);
 	p = popen(cmd, "r");
@@ -354,6 +356,12 @@ check_policy(const char *path, char *err, size_t cap)
 	err[n] = '\0';
 	status = pclose(p);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int
+check_policy(const char *path, char *err, size_t cap)
+{
+	return check_policy_env(NULL, path, err, cap);
 }
 
 Test(check_policy, root_reads_the_file_as_nobody)
@@ -388,10 +396,9 @@ Test(check_policy, root_reads_the_file_as_nobody)
 static int
 check_policy_with_path(const char *pathenv, const char *policy_text, char *err, size_t cap)
 {
-	char dir[] = "/tmp/ephcrypt-check-XXXXXX", path[64], cmd[768];
-	FILE *f, *p;
-	size_t n;
-	int status;
+	char dir[] = "/tmp/ephcrypt-check-XXXXXX", path[64];
+	FILE *f;
+	int rc;
 
 	cr_assert_not_null(mkdtemp(dir));
 	chmod(dir, 0755);
@@ -401,17 +408,10 @@ check_policy_with_path(const char *pathenv, const char *policy_text, char *err, 
 	fputs(policy_text, f);
 	fclose(f);
 	chmod(path, 0644);
-	snprintf(cmd, sizeof(cmd), "PATH=%s %s --check-policy %s 2>&1 >/dev/null", pathenv,
-		 getenv("EPHCRYPT_HELPER") ? getenv("EPHCRYPT_HELPER") : "build/ephcrypt-helper",
-		 path);
-	p = popen(cmd, "r");
-	cr_assert_not_null(p);
-	n = fread(err, 1, cap - 1, p);
-	err[n] = '\0';
-	status = pclose(p);
+	rc = check_policy_env(pathenv, path, err, cap);
 	unlink(path);
 	rmdir(dir);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return rc;
 }
 
 /* A directory with a `cryptsetup` that prints the plain-mode line with hash. */
