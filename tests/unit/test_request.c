@@ -299,8 +299,11 @@ Test(guard, device_paths_must_be_plain_and_under_dev, .init = setup, .fini = tea
 					   "/dev/",	  "/dev/x/.." };
 
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		c.denied = false;
 		cr_assert_eq(guard_dev_path(&c, bad[k]), -1, "%s is refused", bad[k]);
 		assert_error(EXC_PERM, EACCES, bad[k]);
+		cr_assert(c.denied, "a refusal by a built-in rule is recorded as denied");
+		cr_assert_str_eq(c.rule, "built-in: device paths are plain paths under /dev");
 	}
 	cr_assert_eq(guard_dev_path(&c, "/dev/vgok/disk1"), 0);
 }

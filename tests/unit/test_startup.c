@@ -390,23 +390,35 @@ Test(startup, refused_caller_leaves_an_audit_record)
 	cr_assert_eq(audit_tool("verify", out, sizeof(out)), 0, "the chain holds: %s", out);
 }
 
-/* [msgid, [CALL, name, [size, lv, vg], {}]]: Nova's lvcreate. */
+/* [msgid, [CALL, name, args, {}]]: args are strings, or a number where size is not 0. */
+static size_t
+nova_call(uint8_t *buf, size_t cap, const char *name, uint64_t size, const char *const args[])
+{
+	struct mp_buf b;
+	uint32_t nstr = 0;
+	size_t len;
+
+	while (args[nstr])
+		nstr++;
+	mp_buf_init(&b, cap);
+	cr_assert_eq(ps_call_begin(&b, "n-1", name, nstr + (size ? 1 : 0)), 0);
+	if (size)
+		mp_put_uint(&b, size);
+	for (size_t k = 0; args[k]; k++)
+		mp_put_str(&b, args[k]);
+	mp_put_map(&b, 0);
+	cr_assert(!b.overflow);
+	len = b.len;
+	memcpy(buf, b.data, len);
+	mp_buf_free(&b);
+	return len;
+}
+
 static size_t
 nova_lvcreate(uint8_t *buf, size_t cap, const char *lv, const char *vg)
 {
-	struct mp_buf b;
-	size_t n;
-
-	mp_buf_init(&b, cap);
-	cr_assert_eq(ps_call_begin(&b, "n-1", "nova.privsep.fs.lvcreate", 3), 0);
-	cr_assert_eq(mp_put_uint(&b, 1u << 20) || mp_put_str(&b, lv) || mp_put_str(&b, vg) ||
-			     mp_put_map(&b, 0),
-		     0);
-	cr_assert(!b.overflow);
-	n = b.len;
-	memcpy(buf, b.data, n);
-	mp_buf_free(&b);
-	return n;
+	return nova_call(buf, cap, "nova.privsep.fs.lvcreate", 1u << 20,
+			 (const char *const[]){ lv, vg, NULL });
 }
 
 Test(startup, nova_call_refused_by_policy_is_recorded_as_denied_with_its_target)
@@ -431,4 +443,26 @@ Test(startup, nova_call_refused_by_policy_is_recorded_as_denied_with_its_target)
 	cr_assert_not_null(strstr(out, " denied  nova.privsep.fs.lvcreate uid=0 vgno/disk1"),
 			   "ephcrypt-audit --denied --vg vgno:\n%s", out);
 	cr_assert_not_null(strstr(out, "volume group 'vgno' is not in [volume-groups]"), "%s", out);
+}
+
+Test(startup, nova_call_refused_by_a_built_in_rule_is_recorded_as_denied_with_its_target)
+{
+	const char *const args[] = { "--policy", policy, "--audit-log", audit_log, NULL };
+	uint8_t call[512];
+	size_t len = nova_call(call, sizeof(call), "nova.privsep.fs.lvinfo", 0,
+			       (const char *const[]){ "/etc/passwd", NULL });
+	struct run r;
+	char out[4096];
+
+	if (geteuid() != 0)
+		cr_skip_test("the helper serves as root only");
+	writefile(policy, "[callers]\nuid 0\n[volume-groups]\nvg vgok max-lv-size 1G\n", 0644);
+	run(&r, no_env, args, call, len);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_not_null(memmem(r.chan, r.chan_len, "builtins.PermissionError", 24));
+	cr_assert_eq(audit_tool("list --denied", out, sizeof(out)), 0, "%s", out);
+	cr_assert_not_null(
+		strstr(out, " denied  nova.privsep.fs.lvinfo uid=0 - device=/etc/passwd"),
+		"ephcrypt-audit --denied:\n%s", out);
+	cr_assert_not_null(strstr(out, "path '/etc/passwd' is not /dev/VG/LV"), "%s", out);
 }
