@@ -95,6 +95,7 @@ v=$(dpkg-deb -f "$deb" Version)
 policy=$(mktemp) || exit 1
 sed "$(getent passwd nova >/dev/null || echo 's/^user nova$/user root/')" \
 	"$root/usr/share/doc/ephcrypt/examples/nova.conf" >"$policy"
+chmod 0644 "$policy" # --check-policy reads it as nobody when run as root
 out=$("$root/usr/sbin/ephcrypt-helper" --check-policy "$policy" 2>&1) ||
 	fail "--check-policy on the example policy: $out"
 rm -f "$policy"
