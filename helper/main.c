@@ -183,15 +183,18 @@ apply_settings(const struct cmdline *cl, struct options *opt, struct settings *s
 {
 	const char *conf = cl->helper_conf;
 	char who[160];
+	bool behalf = startup_on_behalf(who, sizeof(who));
 	int errors;
 
 	settings_default(s);
+	/* Before it is read: its errors would quote any root-only file the caller named. */
+	if (behalf)
+		refuse_widening(who, "--helper-conf", conf, SETTINGS_DEFAULT_PATH, conf, s,
+				SK_COUNT);
 	errors = settings_load(conf, true, true, stderr, s);
 	if (errors)
 		errx(2, "%s: %d error%s; refusing to start", conf, errors, errors == 1 ? "" : "s");
-	if (startup_on_behalf(who, sizeof(who))) {
-		refuse_widening(who, "--helper-conf", conf, SETTINGS_DEFAULT_PATH, conf, s,
-				SK_COUNT);
+	if (behalf) {
 		refuse_widening(who, "--policy", cl->policy, s->policy, conf, s, SK_POLICY);
 		refuse_widening(who, "--audit-log", cl->audit_log, s->audit_log, conf, s,
 				SK_AUDIT_LOG);

@@ -189,6 +189,19 @@ Test(startup, under_sudo_every_widening_argument_is_refused)
 	cr_assert_not_null(strstr(r.err, "refused: started by doas (DOAS_USER=nova)"), "%s", r.err);
 }
 
+/* The refusal comes before the file is read: its errors would quote a root-only file. */
+Test(startup, under_sudo_a_named_settings_file_is_not_even_read)
+{
+	const char *const args[] = { "--helper-conf", conf, NULL };
+	struct run r;
+
+	writefile(conf, "root-only-secret = value\n", 0600);
+	run(&r, sudo_env, args, NULL, 0);
+	cr_assert_eq(r.status, 2);
+	cr_assert_not_null(strstr(r.err, "may not choose the settings file"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "secret"), "the file's contents leaked:\n%s", r.err);
+}
+
 /* The real sudo, run by root with the stock rule "root ALL=(ALL) ALL": no sudoers edit. */
 Test(startup, under_the_real_sudo_lvm_from_the_command_line_is_refused)
 {
