@@ -374,7 +374,10 @@ check_peer(int fd, const struct options *opt)
 
 	if (peer_of(fd, &peer) < 0)
 		err(1, "SO_PEERCRED");
-	if (policy_uid(opt->policy, peer.uid, &v) == 0)
+	if (startup_check_peer(peer.uid, v.why, sizeof(v.why)) < 0)
+		snprintf(v.rule, sizeof(v.rule),
+			 "built-in: the peer is the one sudo ran the helper for");
+	else if (policy_uid(opt->policy, peer.uid, &v) == 0)
 		return;
 	/* As sudo logs its rejections: the refusal is on record, not only in the caller's log. */
 	if (audit_record(&(struct audit_event){ .action = "connect",

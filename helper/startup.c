@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "../policy/number.h"
 #include "startup.h"
 
 #define PROG	     "ephcrypt-helper"
@@ -46,6 +48,56 @@ startup_on_behalf(char *who, size_t cap)
 		return true;
 	}
 	return false;
+}
+
+/* The uid the helper was started for, and the variable that says so; -1 if unknown. */
+static int
+invoker(uid_t *uid, const char **from)
+{
+	const char *v;
+	struct passwd *pw;
+	uint64_t n;
+
+	if ((v = getenv("SUDO_UID")) != NULL || (v = getenv("PKEXEC_UID")) != NULL) {
+		*from = getenv("SUDO_UID") ? "SUDO_UID" : "PKEXEC_UID";
+		if (parse_u64(v, 0, (uid_t)-2, &n) < 0)
+			return -1;
+		*uid = (uid_t)n;
+		return 0;
+	}
+	if ((v = getenv("DOAS_USER")) != NULL) {
+		*from = "DOAS_USER";
+		if (!(pw = getpwnam(v)))
+			return -1;
+		*uid = pw->pw_uid;
+		return 0;
+	}
+	*from = "the real uid";
+	*uid = getuid();
+	return 0;
+}
+
+int
+startup_check_peer(uid_t peer, char *why, size_t cap)
+{
+	const char *from = "";
+	char who[160];
+	uid_t uid;
+
+	if (!startup_on_behalf(who, sizeof(who)))
+		return 0;
+	if (invoker(&uid, &from) < 0) {
+		snprintf(why, cap, "started by %s, but %s names no user: refusing the channel", who,
+			 from);
+		return -1;
+	}
+	if (peer == uid)
+		return 0;
+	snprintf(why, cap,
+		 "the channel's peer is uid %u, not uid %u (%s) that %s ran the helper for: "
+		 "refusing the channel",
+		 (unsigned)peer, (unsigned)uid, from, who);
+	return -1;
 }
 
 /* --- the start-up error log ---------------------------------------------- */

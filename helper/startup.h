@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * Whether the helper was started on someone else's behalf: by sudo, doas or
@@ -18,6 +19,15 @@
  * than root's. Then who names it for a message ("sudo (SUDO_USER=nova)").
  */
 bool startup_on_behalf(char *who, size_t cap);
+
+/*
+ * Started on someone else's behalf, the channel's peer must be that someone:
+ * the uid sudo (SUDO_UID), doas (DOAS_USER) or pkexec (PKEXEC_UID) ran the
+ * helper for, or the real uid. Otherwise a caller could point
+ * --privsep_sock_path at another user's (or root's) socket and have root
+ * connect to it. Returns 0, or -1 with why set; 0 when not on behalf.
+ */
+int startup_check_peer(uid_t peer, char *why, size_t cap);
 
 /*
  * From here until startup_log_end, every line written to standard error

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "../../protocol/mp.h"
+#include "../../helper/startup.h"
 #include "../../protocol/privsep.h"
 
 #define OUT_MAX (64u << 10)
@@ -271,6 +272,32 @@ Test(startup, helper_conf_errors_refuse_the_start)
 				   r.err);
 	cr_assert_not_null(strstr(r.err, "refusing to start"), "%s", r.err);
 	assert_prefixed(r.err);
+}
+
+/* The channel's peer must be the one sudo ran the helper for (in-process: startup.c). */
+Test(startup, under_sudo_the_channels_peer_must_be_the_invoking_user)
+{
+	char why[256] = "";
+
+	if (getuid() != 0)
+		cr_skip_test("as root, the real uid says nothing");
+	for (size_t k = 0; k < 3; k++)
+		unsetenv((const char *[]){ "SUDO_UID", "SUDO_USER", "DOAS_USER" }[k]);
+	cr_assert_eq(startup_check_peer(1234, why, sizeof(why)), 0, "root's own start: any peer");
+	setenv("SUDO_USER", "nova", 1);
+	setenv("SUDO_UID", "64055", 1);
+	cr_assert_eq(startup_check_peer(64055, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(startup_check_peer(0, why, sizeof(why)), -1, "root's socket is refused");
+	cr_assert_str_eq(why, "the channel's peer is uid 0, not uid 64055 (SUDO_UID) that sudo "
+			      "(SUDO_USER=nova) ran the helper for: refusing the channel");
+	unsetenv("SUDO_USER");
+	unsetenv("SUDO_UID");
+	setenv("DOAS_USER", "root", 1);
+	cr_assert_eq(startup_check_peer(0, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(startup_check_peer(7, why, sizeof(why)), -1);
+	setenv("DOAS_USER", "no-such-user-here", 1);
+	cr_assert_eq(startup_check_peer(0, why, sizeof(why)), -1);
+	cr_assert_not_null(strstr(why, "DOAS_USER names no user"), "%s", why);
 }
 
 /* --- start-up errors -------------------------------------------------------- */
