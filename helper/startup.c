@@ -87,15 +87,13 @@ startup_check_peer(uid_t peer, char *why, size_t cap)
 	if (!startup_on_behalf(who, sizeof(who)))
 		return 0;
 	if (invoker(&uid, &from) < 0) {
-		snprintf(why, cap, "started by %s, but %s names no user: refusing the channel", who,
-			 from);
+		snprintf(why, cap, "started by %s, but %s names no user", who, from);
 		return -1;
 	}
 	if (peer == uid)
 		return 0;
 	snprintf(why, cap,
-		 "the channel's peer is uid %u, not uid %u (%s) that %s ran the helper for: "
-		 "refusing the channel",
+		 "the channel's peer is uid %u, not uid %u (%s) that %s ran the helper for",
 		 (unsigned)peer, (unsigned)uid, from, who);
 	return -1;
 }
