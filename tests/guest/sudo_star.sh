@@ -6,7 +6,8 @@
 . "$(dirname "${BASH_SOURCE[0]}")/../vm/lib.sh"
 
 [[ $(id -u) == 0 ]] || skip "needs root"
-command -v sudo >/dev/null && command -v visudo >/dev/null || skip "needs sudo"
+command -v sudo >/dev/null || skip "needs sudo"
+command -v visudo >/dev/null || skip "needs visudo"
 command -v runuser >/dev/null || skip "needs runuser"
 REPO=$PWD
 HELPER=${EPHCRYPT_HELPER:-$REPO/build/ephcrypt-helper}
@@ -24,6 +25,7 @@ on_exit umount /etc/sudoers
 
 # as_nova ARGS...: the helper through sudo as nobody; prints stderr, returns the status.
 as_nova() {
+    # shellcheck disable=SC2069 # stderr captured, stdout dropped
     runuser -u nobody -- sudo -n "$HELPER" --policy /etc/ephcrypt/policy.conf "$@" \
         --privsep_context nova.privsep.ephemeral_storage_pctxt \
         --privsep_sock_path "$WORK/no-such.sock" 2>&1 >/dev/null
