@@ -4,6 +4,7 @@
  * main() is a list of start-up steps; only start-up may exit on error.
  */
 #include <err.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -23,11 +24,12 @@
 #include "../audit/audit.h"
 #include "../policy/number.h"
 #include "../policy/policy.h"
+#include "../policy/settings.h"
 #include "helper.h"
 #include "relay.h"
 #include "sandbox.h"
+#include "startup.h"
 
-#define LVM_TIMEOUT_S	120  /* a run of lvm is killed after this long */
 #define LOG_FRAME_MAX	4096 /* one LOG message to the caller */
 #define LOG_LEVEL_INFO	20   /* Python's logging.INFO */
 #define CONFIG_ARGS_MAX 16   /* --config-file/--config-dir options passed on */
@@ -45,6 +47,7 @@ enum {
 	OPT_LVM,
 	OPT_MAX_MESSAGE,
 	OPT_CHECK_POLICY,
+	OPT_HELPER_CONF,
 	OPT_VERSION,
 	OPT_HELP,
 };
@@ -60,6 +63,7 @@ static const struct option longopts[] = {
 	{ "lvm", required_argument, NULL, OPT_LVM },
 	{ "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
 	{ "check-policy", required_argument, NULL, OPT_CHECK_POLICY },
+	{ "helper-conf", required_argument, NULL, OPT_HELPER_CONF },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -80,9 +84,13 @@ static void __attribute__((noreturn)) usage(int status)
 		"usage: ephcrypt-helper --fd N [options]\n"
 		"       ephcrypt-helper [options] --privsep_context CTX --privsep_sock_path PATH\n"
 		"       ephcrypt-helper --check-policy PATH\n"
-		"options: --policy PATH  --audit-log PATH  --lvm PATH  --max-message BYTES\n"
+		"       ephcrypt-helper --help | --version\n"
+		"options: --helper-conf FILE (default " SETTINGS_DEFAULT_PATH ")\n"
+		"         --policy PATH  --audit-log PATH  --lvm PATH  --max-message BYTES\n"
+		"         (started through sudo, only to repeat or narrow the helper.conf values)\n"
 		"         --config-file F  --config-dir D (passed on to privsep-helper when\n"
-		"         the policy has a [forward] section)\n");
+		"         the policy has a [forward] section)\n"
+		"         --help  --version\n");
 	exit(status);
 }
 
@@ -109,20 +117,32 @@ config_arg(struct options *opt, const char *option, const char *value)
 	opt->config_args = args;
 }
 
+/* What the command line said about the deployer's settings (NULL/0: nothing). */
+struct cmdline {
+	const char *helper_conf, *policy, *audit_log, *lvm;
+	uint64_t max_message;
+};
+
+/* getopt's own messages would start with argv[0], not the program's name. */
+static void __attribute__((noreturn)) bad_option(int ch, char **argv)
+{
+	if (ch == ':')
+		errx(2, "option '%s' needs an argument (see --help)", argv[optind - 1]);
+	errx(2, "unknown option '%s' (see --help)", argv[optind - 1]);
+}
+
 static void
-parse_args(int argc, char **argv, struct options *opt)
+parse_args(int argc, char **argv, struct options *opt, struct cmdline *cl)
 {
 	uint64_t v;
 	int ch;
 
 	memset(opt, 0, sizeof(*opt));
+	memset(cl, 0, sizeof(*cl));
 	opt->fd = -1;
-	opt->lvm.path = "/sbin/lvm";
-	opt->policy_path = "/etc/ephcrypt/policy.conf";
-	opt->audit_path = "/var/log/ephcrypt/audit.log";
-	opt->max_message = MP_DEFAULT_MAX_MESSAGE;
-	opt->lvm.timeout_s = LVM_TIMEOUT_S;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	cl->helper_conf = SETTINGS_DEFAULT_PATH;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		switch (ch) {
 		case OPT_FD:
 			option_number("fd", optarg, 0, 65535, &v);
@@ -132,25 +152,85 @@ parse_args(int argc, char **argv, struct options *opt)
 		case OPT_SOCK: opt->sock_path = optarg; break;
 		case OPT_CONFIG_FILE: config_arg(opt, "--config-file", optarg); break;
 		case OPT_CONFIG_DIR: config_arg(opt, "--config-dir", optarg); break;
-		case OPT_POLICY: opt->policy_path = optarg; break;
-		case OPT_AUDIT: opt->audit_path = optarg; break;
-		case OPT_LVM: opt->lvm.path = optarg; break;
+		case OPT_HELPER_CONF: cl->helper_conf = optarg; break;
+		case OPT_POLICY: cl->policy = optarg; break;
+		case OPT_AUDIT: cl->audit_log = optarg; break;
+		case OPT_LVM: cl->lvm = optarg; break;
 		case OPT_MAX_MESSAGE:
-			option_number("max-message", optarg, 4096, 64u << 20, &v);
-			opt->max_message = v;
+			option_number("max-message", optarg, SETTINGS_MESSAGE_MIN,
+				      SETTINGS_MESSAGE_MAX, &cl->max_message);
 			break;
 		case OPT_CHECK_POLICY: opt->check_policy = optarg; break;
 		case OPT_VERSION: printf("ephcrypt-helper %s\n", EPHCRYPT_VERSION); exit(0);
 		case OPT_HELP: usage(0);
-		default: usage(2);
+		default: bad_option(ch, argv);
 		}
 	}
 	if (optind != argc)
 		errx(2, "unexpected argument '%s'", argv[optind]);
 	if (!opt->check_policy && (opt->fd < 0) == (opt->sock_path == NULL))
 		errx(2, "give exactly one of --fd N or --privsep_sock_path PATH");
-	if (opt->lvm.path[0] != '/')
-		errx(2, "--lvm: '%s' must be an absolute path", opt->lvm.path);
+	if (cl->lvm && cl->lvm[0] != '/')
+		errx(2, "--lvm: '%s' must be an absolute path", cl->lvm);
+}
+
+/*
+ * A command line given on someone else's behalf (a plain "ephcrypt-helper *"
+ * sudo rule lets the caller append anything) may repeat or narrow the
+ * deployer's settings, never change them: another policy, lvm or audit log,
+ * or a larger limit, would hand the caller root's trust.
+ */
+static void
+refuse_widening(const char *who, const char *option, const char *given, const char *current,
+		const char *conf, const struct settings *s, enum setting_key k)
+{
+	if (!given || !strcmp(given, current))
+		return;
+	if (k == SK_COUNT) /* --helper-conf itself */
+		errx(2,
+		     "%s '%s' refused: started by %s, whose caller may not choose the settings "
+		     "file; edit %s instead",
+		     option, given, who, current);
+	errx(2,
+	     "%s '%s' refused: started by %s, whose caller may not change '%s' (it is %s, %s %s); "
+	     "only '%s = ...' in %s (root's) can",
+	     option, given, who, settings_key_name(k), current,
+	     s->line[k] ? "set in" : "the default; no line in", conf, settings_key_name(k), conf);
+}
+
+static void
+apply_settings(const struct cmdline *cl, struct options *opt, struct settings *s)
+{
+	const char *conf = cl->helper_conf;
+	char who[160];
+	bool behalf = startup_on_behalf(who, sizeof(who));
+	int errors;
+
+	settings_default(s);
+	/* Before it is read: its errors would quote any root-only file the caller named. */
+	if (behalf)
+		refuse_widening(who, "--helper-conf", conf, SETTINGS_DEFAULT_PATH, conf, s,
+				SK_COUNT);
+	errors = settings_load(conf, true, true, stderr, s);
+	if (errors)
+		errx(2, "%s: %d error%s; refusing to start", conf, errors, errors == 1 ? "" : "s");
+	if (behalf) {
+		refuse_widening(who, "--policy", cl->policy, s->policy, conf, s, SK_POLICY);
+		refuse_widening(who, "--audit-log", cl->audit_log, s->audit_log, conf, s,
+				SK_AUDIT_LOG);
+		refuse_widening(who, "--lvm", cl->lvm, s->lvm, conf, s, SK_LVM);
+		if (cl->max_message > s->max_message)
+			errx(2,
+			     "--max-message %llu refused: started by %s, whose caller may only "
+			     "lower it (it is %llu); set 'max-message' in %s instead",
+			     (unsigned long long)cl->max_message, who,
+			     (unsigned long long)s->max_message, conf);
+	}
+	opt->policy_path = cl->policy ? cl->policy : s->policy;
+	opt->audit_path = cl->audit_log ? cl->audit_log : s->audit_log;
+	opt->lvm.path = cl->lvm ? cl->lvm : s->lvm;
+	opt->max_message = cl->max_message ? cl->max_message : s->max_message;
+	opt->lvm.timeout_s = (unsigned)s->lvm_timeout_s;
 }
 
 /* The ROOTWRAP start: the caller listens on PATH and waits for us to exit 0. */
@@ -251,6 +331,34 @@ forward_overlap(const struct policy *p)
 	return policy_forward_overlap(p, names, n, stderr);
 }
 
+/*
+ * Plain dm-crypt has no header: a disk opened with another passphrase hash
+ * than the one that made it opens anyway, as noise. After a rollback to
+ * privsep-helper, Nova's cryptsetup uses the host's default, so the policy's
+ * hash must be that one.
+ */
+static void
+check_nova_hash(const struct policy *p, const char *path)
+{
+	char host[32], why[256];
+
+	if (startup_plain_hash(host, sizeof(host), why, sizeof(why)) < 0) {
+		fprintf(stderr,
+			"%s: note: cannot compare nova-passphrase-hash with the host's cryptsetup "
+			"default: %s\n",
+			path, why);
+		return;
+	}
+	if (strcmp(host, policy_nova_hash(p)) != 0)
+		fprintf(stderr,
+			"%s: warning: nova-passphrase-hash is %s, but this host's cryptsetup "
+			"hashes plain-mode passphrases with %s: after a rollback to "
+			"privsep-helper, Nova's cryptsetup would open ephcrypt's disks as noise "
+			"(plain dm-crypt has no header to catch it); write "
+			"'nova-passphrase-hash %s' in [crypto] unless disks were made with %s\n",
+			path, policy_nova_hash(p), host, host, policy_nova_hash(p));
+}
+
 /* --check-policy: like visudo -c; exit 0 with a summary, or 2 with every error. */
 static int
 check_policy(const char *path)
@@ -264,6 +372,8 @@ check_policy(const char *path)
 		policy_free(p);
 		return 2;
 	}
+	policy_lint(p, stderr);
+	check_nova_hash(p, path);
 	printf("%s: OK\n", path);
 	policy_summary(p, stdout);
 	policy_free(p);
@@ -302,8 +412,22 @@ check_peer(int fd, const struct options *opt)
 
 	if (peer_of(fd, &peer) < 0)
 		err(1, "SO_PEERCRED");
-	if (policy_uid(opt->policy, peer.uid, &v) < 0)
-		errx(1, "%s", v.why);
+	if (startup_check_peer(peer.uid, v.why, sizeof(v.why)) < 0)
+		snprintf(v.rule, sizeof(v.rule),
+			 "built-in: the peer is the one sudo ran the helper for");
+	else if (policy_uid(opt->policy, peer.uid, &v) == 0)
+		return;
+	/* As sudo logs its rejections: the refusal is on record, not only in the caller's log. */
+	if (audit_record(&(struct audit_event){ .action = "connect",
+						.outcome = AUDIT_DENIED,
+						.uid = peer.uid,
+						.gid = peer.gid,
+						.pid = peer.pid,
+						.policy_rule = v.rule,
+						.err_no = EACCES,
+						.message = v.why }) < 0)
+		errx(1, "%s; refused (and the audit log could not record it)", v.why);
+	errx(1, "%s; refused, and recorded in the audit log %s", v.why, opt->audit_path);
 }
 
 /* In front of a whole context: the calls it does not serve go to privsep-helper. */
@@ -414,13 +538,19 @@ hello(int fd, const struct options *opt)
 int
 main(int argc, char **argv)
 {
+	static struct settings settings;
 	struct options opt;
+	struct cmdline cl;
 	int fd, rc;
 
 	standard_fds();
-	parse_args(argc, argv, &opt);
-	if (opt.check_policy)
+	startup_log_begin();
+	parse_args(argc, argv, &opt, &cl);
+	if (opt.check_policy) {
+		startup_log_end(); /* a tool run by hand: its output is for the terminal */
 		return check_policy(opt.check_policy);
+	}
+	apply_settings(&cl, &opt, &settings);
 	load_policy(&opt);
 	open_audit(&opt);
 	fd = open_channel(&opt);
@@ -431,6 +561,7 @@ main(int argc, char **argv)
 	lock_memory();
 	sandbox_apply();
 	hello(fd, &opt);
+	startup_log_end();
 	rc = serve(fd, &opt);
 	policy_free(opt.policy);
 	audit_close();

@@ -15,9 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hint.h"
 #include "number.h"
 #include "names.h"
 #include "policy.h"
+#include "rootfile.h"
 
 #define LINE_MAX_LEN 1024
 #define MAX_WORDS    5	/* one more than any directive takes, to show the garbage */
@@ -327,7 +329,7 @@ pattern_cost(const char *s)
 static int
 compile(struct parser *ps, regex_t *re, const char *core, char *buf, size_t cap)
 {
-	char msg[160], b[NAME_SHOW_CAP];
+	char msg[160], b[NAME_SHOW_CAP], hint[NAME_WHY_MAX];
 	int rc;
 
 	if (pattern_cost(core) > PATTERN_COST_MAX)
@@ -348,6 +350,8 @@ compile(struct parser *ps, regex_t *re, const char *core, char *buf, size_t cap)
 	if (rc == 0 && (rc = regcomp(re, buf, REG_EXTENDED | REG_NOSUB)) == 0)
 		return 0;
 	regerror(rc, re, msg, sizeof(msg));
+	if (hint_glob(core, hint, sizeof(hint)))
+		return perr(ps, "bad pattern '%s': %s (%s)", show(core, b), msg, hint);
 	return perr(ps, "bad pattern '%s': %s", show(core, b), msg);
 }
 
@@ -505,6 +509,20 @@ static const struct directive directives[] = {
 };
 
 static int
+unknown_directive(struct parser *ps, const char *word)
+{
+	const char *names[NELEM(directives)], *near;
+	char b[NAME_SHOW_CAP];
+
+	for (size_t i = 0; i < NELEM(directives); i++)
+		names[i] = directives[i].name;
+	near = hint_closest(word, names, NELEM(directives));
+	if (near)
+		return perr(ps, "unknown directive '%s'; did you mean '%s'?", show(word, b), near);
+	return perr(ps, "unknown directive '%s'", show(word, b));
+}
+
+static int
 directive(struct parser *ps, char **w, int n)
 {
 	const struct directive *d = NULL;
@@ -517,7 +535,7 @@ directive(struct parser *ps, char **w, int n)
 		if (!strcmp(w[0], directives[i].name))
 			d = &directives[i];
 	if (!d)
-		return perr(ps, "unknown directive '%s'", show(w[0], b));
+		return unknown_directive(ps, w[0]);
 	if (ps->sec == S_NONE)
 		return perr(ps, "'%s' before any section (it belongs in [%s])", d->name,
 			    sections[d->sec]);
@@ -553,8 +571,14 @@ section(struct parser *ps, char **w, int n)
 	w[0][len - 1] = '\0';
 	for (s = S_CALLERS; s < S_UNKNOWN && strcmp(w[0] + 1, sections[s]); s++)
 		;
-	if (s == S_UNKNOWN)
+	if (s == S_UNKNOWN) {
+		const char *near = hint_closest(w[0] + 1, sections, S_UNKNOWN);
+
+		if (near)
+			return perr(ps, "unknown section [%s]; did you mean [%s]?",
+				    show(w[0] + 1, b), near);
 		return perr(ps, "unknown section [%s]", show(w[0] + 1, b));
+	}
 	ps->sec = s;
 	if (ps->opened[s])
 		return perr(ps, "duplicate section [%s] (first at line %u)", sections[s],
@@ -586,31 +610,28 @@ parseline(struct parser *ps, char *line, size_t len)
 	return w[0][0] == '[' ? section(ps, w, n) : directive(ps, w, n);
 }
 
-/* fstat the descriptor we read, so the file checked is the file parsed. */
+static void
+report_file(void *ctx, const char *msg)
+{
+	perr(ctx, "%s", msg);
+}
+
+/*
+ * fstat the descriptor we read, so the file checked is the file parsed. A
+ * wrong owner or mode is an error, but the contents are still read, so that
+ * one run shows every error.
+ */
 static FILE *
 openfile(struct parser *ps, bool check_file)
 {
-	struct stat st;
+	int problems, fd = rootfile_open(ps->p->path, check_file, report_file, ps, &problems);
 	FILE *f;
-	/* O_NONBLOCK: a FIFO planted at the path must not hang start-up. */
-	int fd = open(ps->p->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 
-	if (fd < 0) {
-		perr(ps, "%s", errno == ELOOP ? "is a symbolic link" : strerror(errno));
+	if (fd < 0)
 		return NULL;
-	}
-	if (fstat(fd, &st) < 0)
-		perr(ps, "fstat: %s", strerror(errno));
-	else if (!S_ISREG(st.st_mode))
-		perr(ps, "not a regular file");
-	else if (check_file && st.st_uid != 0)
-		perr(ps, "owned by uid %u, not root", (unsigned)st.st_uid);
-	else if (check_file && (st.st_mode & (S_IWGRP | S_IWOTH)))
-		perr(ps, "writable by group or others (mode %04o)", (unsigned)st.st_mode & 07777);
-	else if ((f = fdopen(fd, "r")) != NULL)
+	if ((f = fdopen(fd, "r")) != NULL)
 		return f;
-	else
-		perr(ps, "fdopen: %s", strerror(errno));
+	perr(ps, "fdopen: %s", strerror(errno));
 	close(fd);
 	return NULL;
 }
@@ -869,6 +890,57 @@ policy_forward_overlap(const struct policy *p, const char *const *names, size_t 
 			break;
 		}
 	return (int)errors;
+}
+
+/* --- warnings (--check-policy) ----------------------------------------- */
+
+/*
+ * Names no deployer means to hand to Nova all at once: a pattern that takes
+ * every one of them takes every name the grammar allows.
+ */
+static const char *const probes[] = { "root", "swap", "x", "Z9", "home.old+1_", "var-lib" };
+
+static bool
+accepts_everything(const regex_t *re)
+{
+	for (size_t k = 0; k < NELEM(probes); k++)
+		if (regexec(re, probes[k], 0, NULL, 0) != 0)
+			return false;
+	return true;
+}
+
+static int
+lintpatterns(const struct policy *p, const char *sec, const struct pattern *pt, unsigned n,
+	     FILE *out)
+{
+	char core[LINE_MAX_LEN + 1], hint[NAME_WHY_MAX];
+	int warnings = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		/* src is "^(core)$" */
+		snprintf(core, sizeof(core), "%.*s", (int)strlen(pt[i].src) - 4, pt[i].src + 2);
+		if (accepts_everything(&pt[i].re)) {
+			fprintf(out,
+				"%s:%u: warning: [%s] pattern '%s' accepts every name%s%s: allow "
+				"only the names Nova makes (as the example policy does: "
+				"^[0-9a-f-]{36}_disk(\\.local|\\.swap)?%s$)\n",
+				p->path, pt[i].line, sec, core, pt[i].vg[0] ? " in " : "", pt[i].vg,
+				pt == p->maps ? "-dmcrypt" : "");
+			warnings++;
+		} else if (hint_glob(core, hint, sizeof(hint))) {
+			fprintf(out, "%s:%u: warning: [%s] pattern '%s': %s\n", p->path, pt[i].line,
+				sec, core, hint);
+			warnings++;
+		}
+	}
+	return warnings;
+}
+
+int
+policy_lint(const struct policy *p, FILE *out)
+{
+	return lintpatterns(p, "volumes", p->lvs, p->nlvs, out) +
+	       lintpatterns(p, "mappings", p->maps, p->nmaps, out);
 }
 
 /* --- summary (--check-policy) ------------------------------------------ */

@@ -40,6 +40,13 @@ void policy_free(struct policy *p);
 /* Human summary of what is allowed (for --check-policy). */
 void policy_summary(const struct policy *p, FILE *out);
 
+/*
+ * Warnings about a policy that loads but may not say what was meant, one
+ * "file:line: warning: ..." line each: a pattern that accepts every name, one
+ * that looks like a glob. Returns their number.
+ */
+int policy_lint(const struct policy *p, FILE *out);
+
 int policy_uid(const struct policy *p, uid_t uid, struct verdict *v);
 int policy_vg(const struct policy *p, const char *vg, struct verdict *v);
 /* May this LV name be created, removed, opened or listed in this VG? */

@@ -21,7 +21,7 @@ layer_of() {
 	*/call.* | */args.* | */guard.*) echo request ;;
 	*/native.* | */nova.*) echo handlers ;;
 	*/dispatch.* | */serve.* | */helper.h | */relay.* | */forward.*) echo dispatch ;;
-	*/main.*) echo startup ;;
+	*/main.* | */startup.*) echo startup ;;
 	*/sandbox.* | */syscalls.*) echo sandbox ;;
 	*) echo unknown ;;
 	esac
