@@ -54,6 +54,7 @@ static struct {
 	int wfd, rfd;	/* append-only writer; reader for the tail (regular files only) */
 	bool regular;	/* a regular file: flock, fstat, fdatasync apply */
 	off_t end;	/* file size after our last record */
+	bool carry;	/* reopened after a rotation: an empty file continues lg.prev */
 	int broken_err; /* the first failure, returned from then on */
 	char broken_why[512];
 	char prev[AUDIT_HASH_HEX];
@@ -371,7 +372,8 @@ chain_from_tail(off_t size, char *why, size_t whylen)
 
 	if (size == 0) {
 		lg.end = 0;
-		return audit_chain_start(lg.prev);
+		/* After a rotation the new file's first record chains to the old file's last. */
+		return lg.carry ? 0 : audit_chain_start(lg.prev);
 	}
 	/* One byte more than the longest line we accept, for the newline before it. */
 	n = size > AUDIT_TAIL_MAX ? AUDIT_TAIL_MAX + 1 : (size_t)size;
@@ -395,9 +397,7 @@ chain_from_tail(off_t size, char *why, size_t whylen)
  * Under flock: another helper may have appended since our last record. A file
  * shorter than that has lost records (cut, or truncated as logrotate's
  * copytruncate does), which no chain can show later: the log is broken from
- * then on. A file renamed or replaced (logrotate's create) is accepted as
- * before: it is not seen here, as wfd still names the file we wrote, whose
- * chain stays intact; a restarted helper starts a new chain in the new file.
+ * then on. A file renamed or replaced is follow_rotation's business.
  */
 static int
 resync(char *why, size_t whylen)
@@ -414,6 +414,75 @@ resync(char *why, size_t whylen)
 			    "(truncated, or records cut from its end)",
 			    (long long)lg.end, (long long)st.st_size);
 	return chain_from_tail(st.st_size, why, whylen);
+}
+
+static int
+resync_locked(char *why, size_t whylen)
+{
+	int r;
+
+	if (flock(lg.wfd, LOCK_EX) < 0)
+		return fail(errno, why, whylen, "flock: %s", strerror(errno));
+	r = resync(why, whylen);
+	flock(lg.wfd, LOCK_UN);
+	return r;
+}
+
+/*
+ * Does the path still name the file we write? logrotate's rename (then, or
+ * not, a new file made by its create) and an unlink both say no.
+ */
+static int
+path_moved(bool *moved, char *why, size_t whylen)
+{
+	struct stat at_path, held;
+
+	if (fstat(lg.wfd, &held) < 0)
+		return fail(errno, why, whylen, "fstat: %s", strerror(errno));
+	if (lstat(lg.path, &at_path) < 0) {
+		if (errno != ENOENT)
+			return fail(errno, why, whylen, "%s", strerror(errno));
+		*moved = true;
+		return 0;
+	}
+	*moved = at_path.st_dev != held.st_dev || at_path.st_ino != held.st_ino;
+	return 0;
+}
+
+static int open_in_dir(const char *path, char *why, size_t whylen);
+static void close_files(void);
+
+/*
+ * Follow a rotation: take the old file's real last line (another helper may
+ * have appended to it since our last record), then open the path again,
+ * creating it 0600 when nobody did, and carry the chain into it. A record
+ * written between our check and a rename lands in the renamed file; the
+ * next one notices, so nothing is written where nobody will look.
+ */
+static int
+follow_rotation(char *why, size_t whylen)
+{
+	bool moved = false;
+	int r;
+
+	if (!lg.regular)
+		return 0;
+	r = path_moved(&moved, why, whylen);
+	if (r < 0 || !moved)
+		return r;
+	r = resync_locked(why, whylen);
+	if (r < 0)
+		return r;
+	close_files();
+	lg.carry = true;
+	r = open_in_dir(lg.path, why, whylen);
+	lg.carry = false;
+	if (r < 0)
+		close_files();
+	else
+		syslog(LOG_NOTICE, "audit log %s was rotated; continuing its chain in a new file",
+		       lg.path);
+	return r;
 }
 
 /* Split path into its directory ("." or "/" or without trailing slashes) and last name. */
@@ -523,9 +592,14 @@ check_file(const struct stat *st, char *why, size_t whylen)
 	if (st->st_uid != geteuid())
 		return fail(EPERM, why, whylen, "owned by uid %u, not by us (uid %u)",
 			    (unsigned)st->st_uid, (unsigned)geteuid());
-	if (st->st_mode & 022)
-		return fail(EPERM, why, whylen, "writable by group or others (mode %04o)",
-			    (unsigned)(st->st_mode & 07777));
+	/* Records name callers, volumes and key references: a reviewers' group may read them. */
+	if (st->st_mode & 027)
+		return fail(EPERM, why, whylen,
+			    "%s by %s (mode %04o); it must be mode 0600, or 0640 for a group "
+			    "of reviewers: chmod %s it",
+			    st->st_mode & 022 ? "writable" : "readable",
+			    st->st_mode & 020 ? "its group" : "others",
+			    (unsigned)(st->st_mode & 07777), st->st_mode & 040 ? "0640" : "0600");
 	if (st->st_nlink != 1)
 		return fail(EPERM, why, whylen, "%u hard links; an audit log must have exactly one",
 			    (unsigned)st->st_nlink);
@@ -645,6 +719,25 @@ close_files(void)
 	lg.wfd = lg.rfd = -1;
 }
 
+/* Kept absolute: the rotation check looks the path up again after chdir("/"). */
+static int
+absolute_path(const char *path, char *why, size_t whylen)
+{
+	char cwd[PATH_MAX];
+	int n;
+
+	if (path[0] == '/') {
+		n = snprintf(lg.path, sizeof(lg.path), "%s", path);
+	} else {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return fail(errno, why, whylen, "getcwd: %s", strerror(errno));
+		n = snprintf(lg.path, sizeof(lg.path), "%s/%s", cwd, path);
+	}
+	if (n < 0 || (size_t)n >= sizeof(lg.path))
+		return fail(ENAMETOOLONG, why, whylen, "the path is too long");
+	return 0;
+}
+
 /* why does not repeat the path: the caller names the log in its own message. */
 int
 audit_open(const char *path, char *why, size_t whylen)
@@ -655,9 +748,11 @@ audit_open(const char *path, char *why, size_t whylen)
 		path = AUDIT_DEFAULT_PATH;
 	if (lg.wfd >= 0)
 		return fail(EBUSY, why, whylen, "already open");
-	snprintf(lg.path, sizeof(lg.path), "%s", path);
+	r = absolute_path(path, why, whylen);
+	if (r < 0)
+		return r;
 	/* The first digest also loads libcrypto's config. */
-	r = open_in_dir(path, why, whylen);
+	r = open_in_dir(path, why, whylen); /* as given, for the messages */
 	if (r < 0) {
 		close_files();
 	} else {
@@ -774,7 +869,9 @@ audit_record(const struct audit_event *ev)
 	} else if (lg.wfd < 0) {
 		r = fail(EBADF, why, sizeof(why), "not open");
 	} else {
-		r = make_uuid(id);
+		r = follow_rotation(why, sizeof(why));
+		if (r == 0)
+			r = make_uuid(id);
 		if (r == 0)
 			r = put_body(&w, ev, id);
 		if (r == 0)
@@ -784,6 +881,41 @@ audit_record(const struct audit_event *ev)
 		set_broken(r, why, sizeof(why));
 	summary(ev, id, linehash, r, why);
 	return r;
+}
+
+int
+audit_ready(char *why, size_t whylen)
+{
+	char reason[sizeof(lg.broken_why)] = "";
+	int r = 0;
+
+	if (lg.broken_err)
+		r = -lg.broken_err;
+	else if (lg.wfd < 0)
+		r = fail(EBADF, reason, sizeof(reason), "not open");
+	else
+		r = follow_rotation(reason, sizeof(reason));
+	if (r == 0 && lg.regular)
+		r = resync_locked(reason, sizeof(reason));
+	if (r < 0 && !lg.broken_err) {
+		set_broken(r, reason, sizeof(reason));
+		syslog(LOG_ERR, "audit log %s: %s; refusing further requests", lg.path, reason);
+	}
+	audit_broken_reason(why, whylen);
+	return r;
+}
+
+int
+audit_log_dir(char *dir, size_t dirlen)
+{
+	char d[PATH_MAX];
+	const char *base;
+
+	if (lg.wfd < 0 || !lg.regular || split_path(lg.path, d, &base) < 0)
+		return -ENOENT;
+	if ((size_t)snprintf(dir, dirlen, "%s", d) >= dirlen)
+		return -ENAMETOOLONG;
+	return 0;
 }
 
 bool

@@ -37,7 +37,8 @@ struct audit_event {
 };
 
 /*
- * Open (create 0600, O_APPEND) before the sandbox; reads the last line to
+ * Open (create 0600, O_APPEND) before the sandbox; a log readable or writable
+ * by others, or writable by its group, is refused (0640 is fine); reads the last line to
  * continue the hash chain. The directory (created 0700 if it alone is
  * missing) must be owned by root, not writable by group or others, and not
  * a symbolic link. Returns 0 or -errno with why filled in.
@@ -50,6 +51,14 @@ int audit_open(const char *path, char *why, size_t whylen);
  */
 int audit_record(const struct audit_event *ev);
 bool audit_is_broken(void);
+/*
+ * Before acting: follow a rotation (reopen the path when it no longer names
+ * the open file, carrying the chain) and check that the file has not shrunk.
+ * Returns 0, or -errno with the broken reason in why (as audit_broken_reason).
+ */
+int audit_ready(char *why, size_t whylen);
+/* The log's directory (absolute), which must stay writable for the reopen. */
+int audit_log_dir(char *dir, size_t dirlen);
 /* Why: the file, and the first failure (e.g. the sizes of a shrunk file); "" if not broken. */
 void audit_broken_reason(char *why, size_t whylen);
 void audit_close(void);
