@@ -47,8 +47,11 @@
  * test_audit.c fills every field with its worst case to keep that true.
  */
 #define CAP_SHORT   128
+#define CAP_TAG	    (CAP_SHORT + 32) /* "entrypoint?value=" and the name */
 #define CAP_NAME    384
 #define CAP_MESSAGE 2048
+
+#define TAG_ENTRYPOINT "entrypoint?value="
 
 static struct {
 	int wfd, rfd;	/* append-only writer; reader for the tail (regular files only) */
@@ -247,7 +250,7 @@ format_time(char out[32])
 	snprintf(out + 19, 13, ".%06uZ", (unsigned)(ts.tv_nsec / 1000) % 1000000u);
 }
 
-/* CADF's outcome; a denial is a failure with reason "denied". */
+/* CADF's outcome; a denial is a failure with reason code "denied". */
 static const char *
 outcome_name(enum audit_outcome o, bool cadf)
 {
@@ -259,26 +262,192 @@ outcome_name(enum audit_outcome o, bool cadf)
 	}
 }
 
-static void
-put_resources(struct jw *w, const struct audit_event *ev)
+/*
+ * Entrypoint names end in what they do (lv_create, lvcreate, crypt_open,
+ * dmcrypt_delete_volume, vginfo, blockdev_size, clear...): the first suffix
+ * that fits gives the CADF action. Longer suffixes come first.
+ */
+static const struct {
+	const char *suffix, *action;
+} cadf_actions[] = {
+	{ "create_volume", "create" },
+	{ "delete_volume", "delete" },
+	{ "create", "create" },
+	{ "open", "create" },
+	{ "remove", "delete" },
+	{ "destroy", "delete" },
+	{ "close", "delete" },
+	{ "list", "read/list" },
+	{ "info", "read" },
+	{ "status", "read" },
+	{ "size", "read" },
+	{ "clear", "update" },
+};
+
+/* word ends (at_end) or begins with what, as a whole word of the name. */
+static bool
+word_fits(const char *word, size_t n, const char *what, bool at_end)
 {
+	size_t m = strlen(what);
+
+	if (n < m)
+		return false;
+	if (at_end)
+		return strcmp(word + n - m, what) == 0;
+	return strncmp(word, what, m) == 0 && (word[m] == '_' || word[m] == '\0');
+}
+
+const char *
+audit_cadf_action(const char *entrypoint)
+{
+	const char *dot = entrypoint ? strrchr(entrypoint, '.') : NULL;
+	const char *word = dot ? dot + 1 : entrypoint;
+	size_t n = word ? strlen(word) : 0;
+
+	/* Then by the first word: create_encrypted_lv, list_lvs. */
+	for (int at_end = 1; at_end >= 0; at_end--)
+		for (size_t k = 0; k < sizeof(cadf_actions) / sizeof(cadf_actions[0]); k++)
+			if (word_fits(word, n, cadf_actions[k].suffix, at_end))
+				return cadf_actions[k].action;
+	return "unknown";
+}
+
+/*
+ * A CADF resource id that names the same thing in every record: a UUID
+ * (version 8, RFC 9562) made of the first 128 bits of the SHA-256 of the kind
+ * and the parts, NUL-separated. Parts longer than the buffer are cut, which
+ * only makes two very long names share an id.
+ */
+static void
+derived_id(char out[37], const char *kind, const char *const *parts, size_t n)
+{
+	char buf[2048], hex[AUDIT_HASH_HEX];
+	size_t len = 0;
+
+	len = (size_t)snprintf(buf, sizeof(buf), "%s", kind) + 1;
+	for (size_t k = 0; k < n && len < sizeof(buf); k++) {
+		int w = snprintf(buf + len, sizeof(buf) - len, "%s", parts[k] ? parts[k] : "");
+
+		len += (size_t)w + 1;
+	}
+	if (len > sizeof(buf))
+		len = sizeof(buf);
+	if (audit_chain_hash(buf, len, hex) < 0)
+		memset(hex, '0', 32);
+	hex[12] = '8';								     /* version 8 */
+	hex[16] = "89ab"[(hex[16] <= '9' ? hex[16] - '0' : hex[16] - 'a' + 10) & 3]; /* variant */
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+static void
+jw_kid(struct jw *w, const char *kind, const char *const *parts, size_t n)
+{
+	char id[37];
+
+	derived_id(id, kind, parts, n);
+	jw_kstr(w, "id", id, CAP_SHORT);
+}
+
+/* The peer process (SO_PEERCRED), one id per process on this host. */
+static void
+put_initiator(struct jw *w, const struct audit_event *ev)
+{
+	char uid[24], pid[24];
+	const char *parts[] = { lg.host, uid, pid };
+
+	snprintf(uid, sizeof(uid), "%u", (unsigned)ev->uid);
+	snprintf(pid, sizeof(pid), "%d", (int)ev->pid);
 	jw_open(w, "initiator");
+	jw_kid(w, "initiator", parts, 3);
+	jw_kstr(w, "typeURI", "compute/process", CAP_SHORT);
 	jw_knum(w, "uid", ev->uid);
 	jw_knum(w, "gid", ev->gid);
 	jw_knum(w, "pid", ev->pid);
 	jw_kstr(w, "request_id", ev->request_id, CAP_NAME);
 	jw_close(w);
+}
+
+/* What the call named: a volume (LV, mapping, device), else a VG, else the node's storage. */
+static void
+put_target(struct jw *w, const struct audit_event *ev)
+{
+	const char *parts[] = { lg.host, ev->vg, ev->lv, ev->mapping, ev->device };
+	bool volume =
+		(ev->lv && *ev->lv) || (ev->mapping && *ev->mapping) || (ev->device && *ev->device);
+
 	jw_open(w, "target");
+	jw_kid(w, "target", parts, 5);
+	jw_kstr(w, "typeURI",
+		volume		    ? "storage/volume"
+		: ev->vg && *ev->vg ? "storage/container"
+				    : "storage",
+		CAP_SHORT);
 	jw_kstr(w, "vg", ev->vg, CAP_NAME);
 	jw_kstr(w, "lv", ev->lv, CAP_NAME);
 	jw_kstr(w, "mapping", ev->mapping, CAP_NAME);
 	jw_kstr(w, "device", ev->device, CAP_NAME);
 	jw_close(w);
+}
+
+/* This helper process; "host" is a CADF Host, so the name goes in its address. */
+static void
+put_observer(struct jw *w)
+{
+	char pid[24];
+	const char *parts[] = { lg.host, pid };
+
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	jw_open(w, "observer");
+	jw_kid(w, "observer", parts, 2);
+	jw_kstr(w, "typeURI", "service/security", CAP_SHORT);
+	jw_kstr(w, "name", "ephcrypt-helper", CAP_SHORT);
 	jw_knum(w, "pid", getpid());
-	jw_kstr(w, "host", lg.host, CAP_NAME);
+	jw_open(w, "host");
+	jw_kstr(w, "address", lg.host, CAP_NAME);
+	jw_close(w);
 	jw_kstr(w, "version", EPHCRYPT_VERSION, CAP_SHORT);
 	jw_close(w);
+}
+
+/* CADF's {reasonType, reasonCode}: a denial (with the deciding rule), or the errno. */
+static void
+put_reason(struct jw *w, const struct audit_event *ev)
+{
+	const char *name = ev->err_no > 0 ? strerrorname_np(ev->err_no) : NULL;
+	char code[24];
+
+	if (ev->outcome == AUDIT_SUCCESS)
+		return;
+	jw_open(w, "reason");
+	if (ev->outcome == AUDIT_DENIED) {
+		jw_kstr(w, "reasonType", "ephcrypt-policy", CAP_SHORT);
+		jw_kstr(w, "reasonCode", "denied", CAP_SHORT);
+		if (ev->policy_rule && *ev->policy_rule) {
+			jw_kstr(w, "policyType", "ephcrypt-policy", CAP_SHORT);
+			jw_kstr(w, "policyId", ev->policy_rule, CAP_NAME);
+		}
+	} else if (ev->err_no > 0) {
+		snprintf(code, sizeof(code), "%d", ev->err_no);
+		jw_kstr(w, "reasonType", "errno", CAP_SHORT);
+		jw_kstr(w, "reasonCode", name ? name : code, CAP_SHORT);
+	} else {
+		jw_kstr(w, "reasonType", "ephcrypt", CAP_SHORT);
+		jw_kstr(w, "reasonCode", "failed", CAP_SHORT);
+	}
+	jw_close(w);
+}
+
+/* The entrypoint, as a CADF tag "entrypoint?value=NAME". */
+static void
+put_tags(struct jw *w, const struct audit_event *ev)
+{
+	char tag[CAP_TAG + 16];
+
+	snprintf(tag, sizeof(tag), "%s%s", TAG_ENTRYPOINT, ev->action);
+	jw_key(w, "tags");
+	jw_raw(w, "[", 1);
+	jw_str(w, tag, CAP_TAG);
+	jw_raw(w, "]", 1);
 }
 
 /* Everything but "prev" and the closing brace. */
@@ -293,12 +462,14 @@ put_body(struct jw *w, const struct audit_event *ev, const char *id)
 	jw_kstr(w, "eventTime", when, CAP_SHORT);
 	jw_kstr(w, "eventType", "activity", CAP_SHORT);
 	jw_kstr(w, "typeURI", AUDIT_TYPE_URI, CAP_SHORT);
-	jw_key(w, "action");
-	jw_str(w, ev->action, CAP_SHORT);
+	jw_kstr(w, "action", ev->cadf_action ? ev->cadf_action : audit_cadf_action(ev->action),
+		CAP_SHORT);
 	jw_kstr(w, "outcome", outcome_name(ev->outcome, true), CAP_SHORT);
-	if (ev->outcome == AUDIT_DENIED)
-		jw_kstr(w, "reason", "denied", CAP_SHORT);
-	put_resources(w, ev);
+	put_reason(w, ev);
+	put_initiator(w, ev);
+	put_target(w, ev);
+	put_observer(w);
+	put_tags(w, ev);
 	jw_kstr(w, "policy_rule", ev->policy_rule, CAP_NAME);
 	if (ev->outcome != AUDIT_SUCCESS) {
 		if (ev->err_no)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The audit log: one JSON object per line, CADF core fields plus ours,
- * hash-chained (each record carries the SHA-256 of the previous line).
+ * The audit log: one JSON object per line, a CADF event that pycadf's Event
+ * model accepts (tests/audit/check-cadf.py) plus ours, hash-chained (each
+ * record carries the SHA-256 of the previous line).
  * Never key material, nor a hash of it.
  */
 #ifndef EPHCRYPT_AUDIT_H
@@ -34,6 +35,9 @@ struct audit_event {
 	unsigned key_size, sector_size;
 	const char *flags;  /* e.g. "allow_discards,no_read_workqueue" */
 	const char *key_id; /* the caller's key reference, never the key */
+	/* The CADF taxonomy action (create, read, read/list, update, delete...);
+	 * NULL: derived from the entrypoint's name (audit_cadf_action). */
+	const char *cadf_action;
 };
 
 /*
@@ -62,5 +66,7 @@ int audit_log_dir(char *dir, size_t dirlen);
 /* Why: the file, and the first failure (e.g. the sizes of a shrunk file); "" if not broken. */
 void audit_broken_reason(char *why, size_t whylen);
 void audit_close(void);
+/* The CADF action for an entrypoint name: by its last word, "unknown" if none fits. */
+const char *audit_cadf_action(const char *entrypoint);
 
 #endif

@@ -471,7 +471,10 @@ format_local(const char *event_time, char *buf, size_t len)
 static int
 outcome_of(struct json_object *o)
 {
-	const char *out = get_str(o, NULL, "outcome"), *reason = get_str(o, NULL, "reason");
+	const char *out = get_str(o, NULL, "outcome");
+	/* CADF's {reasonType, reasonCode}; older records had the bare string. */
+	const char *reason = get_str(o, NULL, "reason") ? get_str(o, NULL, "reason")
+							: get_str(o, "reason", "reasonCode");
 
 	if (out && strcmp(out, "success") == 0)
 		return 0;
@@ -484,6 +487,28 @@ static bool
 str_is(const char *a, const char *b)
 {
 	return a && b && strcmp(a, b) == 0;
+}
+
+/*
+ * The entrypoint's wire name: the CADF tag "entrypoint?value=NAME" (action is
+ * CADF's create, read, delete...), or, in older records without tags, the action.
+ */
+static const char *
+entrypoint_of(struct json_object *o)
+{
+	static const char prefix[] = "entrypoint?value=";
+	struct json_object *tags, *tag;
+
+	if (!json_object_object_get_ex(o, "tags", &tags) ||
+	    !json_object_is_type(tags, json_type_array))
+		return get_str(o, NULL, "action");
+	for (size_t k = 0; k < json_object_array_length(tags); k++) {
+		tag = json_object_array_get_idx(tags, k);
+		if (json_object_is_type(tag, json_type_string) &&
+		    strncmp(json_object_get_string(tag), prefix, sizeof(prefix) - 1) == 0)
+			return json_object_get_string(tag) + sizeof(prefix) - 1;
+	}
+	return NULL;
 }
 
 static bool
@@ -503,7 +528,9 @@ matches(struct json_object *o, const struct filter *f)
 	}
 	if (f->vg && !str_is(get_str(o, "target", "vg"), f->vg))
 		return false;
-	if (f->action && !str_is(get_str(o, NULL, "action"), f->action))
+	/* The entrypoint (ephcrypt.lv_create), or CADF's action (create, read/list). */
+	if (f->action && !str_is(entrypoint_of(o), f->action) &&
+	    !str_is(get_str(o, NULL, "action"), f->action))
 		return false;
 	if (f->request_id && !str_is(get_str(o, "initiator", "request_id"), f->request_id))
 		return false;
@@ -572,7 +599,7 @@ print_record(struct json_object *o, bool local)
 		when = local_when;
 	put_field("", when ? when : "-");
 	printf(" %-7s ", outcome >= 0 ? words[outcome] : "?");
-	put_safe(get_str(o, NULL, "action") ? get_str(o, NULL, "action") : "-", true);
+	put_safe(entrypoint_of(o) ? entrypoint_of(o) : "-", true);
 	if (get_int(o, "initiator", "uid", &uid))
 		printf(" uid=%lld", uid);
 	else
@@ -693,7 +720,7 @@ take_record(const struct reader *r, const struct opts *o, struct table *t)
 	if (!obj)
 		return false;
 	if (matches(obj, &o->f)) {
-		action = get_str(obj, NULL, "action");
+		action = entrypoint_of(obj);
 		outcome = outcome_of(obj);
 		if (o->verb == VERB_SUMMARY && outcome >= 0 &&
 		    table_add(t, action ? action : "-", outcome) < 0) {

@@ -278,25 +278,65 @@ assert_chain_from(char **lines, size_t n, const char *older)
 	}
 }
 
-static void
-assert_common(struct json_object *o, const char *action, const char *outcome)
-{
-	char host[256] = "";
+#define UUID_RE "^[0-9a-f]{8}-[0-9a-f]{4}-%c[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 
-	cr_assert(
-		matches_re(str_at(o, "id"),
-			   "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"),
-		"id %s is not a UUID v4", str_at(o, "id"));
+static bool
+is_uuid(const char *s, char version)
+{
+	char re[96];
+
+	snprintf(re, sizeof(re), UUID_RE, version);
+	return matches_re(s, re);
+}
+
+/* The record's one tag, "entrypoint?value=NAME". */
+static const char *
+tag_of(struct json_object *o)
+{
+	struct json_object *tags = member(o, "tags");
+
+	cr_assert(tags && json_object_is_type(tags, json_type_array) &&
+			  json_object_array_length(tags) == 1,
+		  "tags must be an array of one");
+	return json_object_get_string(json_object_array_get_idx(tags, 0));
+}
+
+/* CADF resources: a stable id (a UUID derived from what they name) and a typeURI. */
+static void
+assert_cadf_resources(struct json_object *o, const char *target_type)
+{
+	static const char *const res[] = { "initiator", "target", "observer" };
+	char path[32];
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s.id", res[i]);
+		cr_assert(is_uuid(str_at(o, path), '8'), "%s %s is not a derived UUID", path,
+			  str_at(o, path));
+	}
+	cr_assert_str_eq(str_at(o, "initiator.typeURI"), "compute/process");
+	cr_assert_str_eq(str_at(o, "target.typeURI"), target_type);
+	cr_assert_str_eq(str_at(o, "observer.typeURI"), "service/security");
+	cr_assert_str_eq(str_at(o, "observer.name"), "ephcrypt-helper");
+}
+
+static void
+assert_common(struct json_object *o, const char *entrypoint, const char *outcome)
+{
+	char host[256] = "", tag[256];
+
+	cr_assert(is_uuid(str_at(o, "id"), '4'), "id %s is not a UUID v4", str_at(o, "id"));
 	cr_assert(matches_re(str_at(o, "eventTime"),
 			     "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$"),
 		  "eventTime %s is not RFC 3339 UTC with microseconds", str_at(o, "eventTime"));
 	cr_assert_str_eq(str_at(o, "eventType"), "activity");
 	cr_assert_str_eq(str_at(o, "typeURI"), "http://schemas.dmtf.org/cloud/audit/1.0/event");
-	cr_assert_str_eq(str_at(o, "action"), action);
+	cr_assert_str_eq(str_at(o, "action"), audit_cadf_action(entrypoint));
+	snprintf(tag, sizeof(tag), "entrypoint?value=%s", entrypoint);
+	cr_assert_str_eq(tag_of(o), tag);
 	cr_assert_str_eq(str_at(o, "outcome"), outcome);
 	cr_assert_eq(int_at(o, "observer.pid"), getpid());
 	gethostname(host, sizeof(host) - 1);
-	cr_assert_str_eq(str_at(o, "observer.host"), host);
+	cr_assert_str_eq(str_at(o, "observer.host.address"), host);
 	cr_assert_str_eq(str_at(o, "observer.version"), EPHCRYPT_VERSION);
 	cr_assert_eq(strlen(str_at(o, "prev")), 64);
 }
@@ -346,6 +386,8 @@ Test(audit, success_record_has_every_field)
 	record_ok(&ev);
 	o = last_record(1);
 	assert_common(o, "create_encrypted_lv", "success");
+	cr_assert_str_eq(str_at(o, "action"), "create");
+	assert_cadf_resources(o, "storage/volume");
 	assert_crypt_fields(o);
 	sha256_hex("ephcrypt-audit-v1", 17, marker);
 	cr_assert_str_eq(str_at(o, "prev"), marker, "the first record chains to the start marker");
@@ -368,7 +410,9 @@ Test(audit, failure_record_has_errno_and_message)
 	assert_crypt_fields(o);
 	cr_assert_eq(int_at(o, "errno"), ENOSPC);
 	cr_assert_str_eq(str_at(o, "message"), "volume group nova has too little space");
-	cr_assert_null(member(o, "reason"), "a plain failure has no reason");
+	cr_assert_str_eq(str_at(o, "reason.reasonType"), "errno");
+	cr_assert_str_eq(str_at(o, "reason.reasonCode"), "ENOSPC");
+	cr_assert_null(member(o, "reason.policyId"), "not the policy's doing");
 	json_object_put(o);
 }
 
@@ -383,7 +427,10 @@ Test(audit, denied_record_says_why_and_which_rule)
 	record_ok(&ev);
 	o = last_record(1);
 	assert_common(o, "create_encrypted_lv", "failure");
-	cr_assert_str_eq(str_at(o, "reason"), "denied");
+	cr_assert_str_eq(str_at(o, "reason.reasonType"), "ephcrypt-policy");
+	cr_assert_str_eq(str_at(o, "reason.reasonCode"), "denied");
+	cr_assert_str_eq(str_at(o, "reason.policyType"), "ephcrypt-policy");
+	cr_assert_str_eq(str_at(o, "reason.policyId"), "default deny");
 	cr_assert_str_eq(str_at(o, "policy_rule"), "default deny");
 	cr_assert_eq(int_at(o, "errno"), EACCES);
 	cr_assert_str_eq(str_at(o, "message"), "mapping name 'x' matches no [mappings] pattern");
@@ -403,15 +450,92 @@ Test(audit, absent_fields_are_omitted)
 	record_ok(&ev);
 	o = last_record(1);
 	assert_common(o, "list_lvs", "success");
+	cr_assert_str_eq(str_at(o, "action"), "read/list");
+	assert_cadf_resources(o, "storage/container");
 	cr_assert_null(member(o, "initiator.request_id"), "an empty request_id is left out");
 	cr_assert_str_eq(str_at(o, "target.vg"), "nova");
-	cr_assert_eq(json_object_object_length(member(o, "target")), 1, "only vg was given");
+	cr_assert_eq(json_object_object_length(member(o, "target")), 3,
+		     "only id, typeURI and vg: the one name given");
 	cr_assert_null(member(o, "policy_rule"));
 	cr_assert_null(member(o, "cipher"), "not a crypt operation");
 	cr_assert_null(member(o, "key_size"));
 	cr_assert_null(member(o, "key_id"));
 	cr_assert_eq(int_at(o, "duration_us"), 0);
 	json_object_put(o);
+}
+
+/* Every entrypoint the helper serves gets an action from the CADF taxonomy. */
+Test(audit, every_entrypoint_has_a_cadf_action)
+{
+	static const char *const map[][2] = {
+		{ "ephcrypt.vg_info", "read" },
+		{ "ephcrypt.lv_create", "create" },
+		{ "ephcrypt.lv_remove", "delete" },
+		{ "ephcrypt.lv_list", "read/list" },
+		{ "ephcrypt.lv_info", "read" },
+		{ "ephcrypt.crypt_open", "create" },
+		{ "ephcrypt.crypt_close", "delete" },
+		{ "ephcrypt.crypt_status", "read" },
+		{ "ephcrypt.disk_create", "create" },
+		{ "ephcrypt.disk_destroy", "delete" },
+		{ "nova.privsep.fs.vginfo", "read" },
+		{ "nova.privsep.fs.lvlist", "read/list" },
+		{ "nova.privsep.fs.lvinfo", "read" },
+		{ "nova.privsep.fs.blockdev_size", "read" },
+		{ "nova.privsep.fs.lvcreate", "create" },
+		{ "nova.privsep.fs.lvremove", "delete" },
+		{ "nova.privsep.fs.clear", "update" },
+		{ "nova.privsep.libvirt.dmcrypt_create_volume", "create" },
+		{ "nova.privsep.libvirt.dmcrypt_delete_volume", "delete" },
+		{ "nova.privsep.fs.nope", "unknown" },
+		{ "", "unknown" },
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		cr_assert_str_eq(audit_cadf_action(map[i][0]), map[i][1], "for '%s'", map[i][0]);
+	cr_assert_str_eq(audit_cadf_action(NULL), "unknown");
+}
+
+/* A caller may name its own CADF action (e.g. a relay's forwarded call). */
+Test(audit, a_given_cadf_action_is_used)
+{
+	struct audit_event ev = crypt_event(AUDIT_SUCCESS);
+	struct json_object *o;
+
+	ev.cadf_action = "authenticate";
+	open_log(logpath);
+	record_ok(&ev);
+	o = last_record(1);
+	cr_assert_str_eq(str_at(o, "action"), "authenticate");
+	cr_assert_str_eq(tag_of(o), "entrypoint?value=create_encrypted_lv");
+	json_object_put(o);
+}
+
+/* The same volume, caller or helper keeps its id from record to record; another gets another. */
+Test(audit, resource_ids_name_the_same_thing_in_every_record)
+{
+	struct audit_event ev = crypt_event(AUDIT_SUCCESS);
+	struct json_object *o[3];
+	char **lines;
+
+	open_log(logpath);
+	record_ok(&ev);
+	record_ok(&ev);
+	ev.lv = "instance-0002_disk.eph0";
+	ev.pid = 4343;
+	record_ok(&ev);
+	cr_assert_eq(read_lines(logpath, &lines), 3);
+	for (size_t i = 0; i < 3; i++)
+		o[i] = parse_line(lines[i]);
+	cr_assert_str_neq(str_at(o[0], "id"), str_at(o[1], "id"), "events have their own ids");
+	cr_assert_str_eq(str_at(o[0], "target.id"), str_at(o[1], "target.id"));
+	cr_assert_str_eq(str_at(o[0], "initiator.id"), str_at(o[1], "initiator.id"));
+	cr_assert_str_eq(str_at(o[0], "observer.id"), str_at(o[2], "observer.id"));
+	cr_assert_str_neq(str_at(o[1], "target.id"), str_at(o[2], "target.id"));
+	cr_assert_str_neq(str_at(o[1], "initiator.id"), str_at(o[2], "initiator.id"));
+	cr_assert_str_neq(str_at(o[0], "target.id"), str_at(o[0], "initiator.id"));
+	for (size_t i = 0; i < 3; i++)
+		json_object_put(o[i]);
 }
 
 Test(audit, chain_continues_across_reopen)
@@ -468,7 +592,7 @@ Test(audit, hostile_names_stay_one_valid_line)
 	cr_assert_null(memmem(raw, len, "\xe2\x80\xae", 3), "RLO must be escaped");
 	free(raw);
 	o = last_record(2);
-	cr_assert_str_eq(str_at(o, "action"), "open\"\n");
+	cr_assert_str_eq(tag_of(o), "entrypoint?value=open\"\n");
 	cr_assert_str_eq(str_at(o, "target.vg"), vg);
 	cr_assert_str_eq(str_at(o, "target.lv"), lv_seen, "invalid UTF-8: one U+FFFD per byte");
 	cr_assert_str_eq(str_at(o, "target.mapping"), mapping, "valid UTF-8 round-trips");
@@ -949,6 +1073,11 @@ Test(audit, tool_filters_select_records_verbatim)
 	assert_json_picks(
 		lines, "12",
 		(const char *const[]){ "--action", "create_lv", "--json", logpath, NULL });
+	/* CADF's action: create_lv and open_mapping are creates, remove_lv a delete. */
+	assert_json_picks(lines, "123",
+			  (const char *const[]){ "--action", "create", "--json", logpath, NULL });
+	assert_json_picks(lines, "4",
+			  (const char *const[]){ "--action", "delete", "--json", logpath, NULL });
 	assert_json_picks(
 		lines, "3",
 		(const char *const[]){ "--request-id", "req-42", "--json", logpath, NULL });
