@@ -304,7 +304,7 @@ audit_cadf_action(const char *entrypoint)
 	const char *word = dot ? dot + 1 : entrypoint;
 	size_t n = word ? strlen(word) : 0;
 
-	/* Then by the first word: create_encrypted_lv, list_lvs. */
+	/* By how the name ends (lv_create, vginfo), then by its first word (list_lvs). */
 	for (int at_end = 1; at_end >= 0; at_end--)
 		for (size_t k = 0; k < sizeof(cadf_actions) / sizeof(cadf_actions[0]); k++)
 			if (word_fits(word, n, cadf_actions[k].suffix, at_end))
@@ -322,9 +322,8 @@ static void
 derived_id(char out[37], const char *kind, const char *const *parts, size_t n)
 {
 	char buf[2048], hex[AUDIT_HASH_HEX];
-	size_t len = 0;
+	size_t len = (size_t)snprintf(buf, sizeof(buf), "%s", kind) + 1; /* kind is short */
 
-	len = (size_t)snprintf(buf, sizeof(buf), "%s", kind) + 1;
 	for (size_t k = 0; k < n && len < sizeof(buf); k++) {
 		int w = snprintf(buf + len, sizeof(buf) - len, "%s", parts[k] ? parts[k] : "");
 
