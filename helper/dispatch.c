@@ -89,18 +89,16 @@ refuse_name(struct call *c, const char *name)
 static int
 run(struct call *c, const struct entrypoint *ep)
 {
+	char why[512];
 	int rc;
 
 	if (args_bind(c, ep) < 0)
 		return -1;
-	/* An operation that cannot be recorded is not performed. */
-	if (!(ep->flags & EP_NO_AUDIT) && audit_is_broken()) {
-		char why[512];
-
-		audit_broken_reason(why, sizeof(why));
+	/* An operation that cannot be recorded is not performed: the log is checked
+	 * (rotated? shrunk?) before acting, so a refused request changes nothing. */
+	if (!(ep->flags & EP_NO_AUDIT) && audit_ready(why, sizeof(why)) < 0)
 		return call_oserror(c, EIO, "%s refused: the audit log cannot be written (%s)",
 				    c->name, why);
-	}
 	rc = ep->fn(c);
 	if (rc == 0 && c->ret->overflow)
 		rc = call_oserror(c, EMSGSIZE, "%s(): reply exceeds %u bytes", c->name, REPLY_MAX);

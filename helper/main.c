@@ -419,6 +419,7 @@ check_peer(int fd, const struct options *opt)
 		return;
 	/* As sudo logs its rejections: the refusal is on record, not only in the caller's log. */
 	if (audit_record(&(struct audit_event){ .action = "connect",
+						.cadf_action = "authenticate",
 						.outcome = AUDIT_DENIED,
 						.uid = peer.uid,
 						.gid = peer.gid,
