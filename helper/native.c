@@ -143,12 +143,17 @@ ephcrypt_lv_create(struct call *c)
 	return put_kuint(c->ret, "size", li.size);
 }
 
-/* lvremove refuses an open LV by itself; that refusal comes back as EBUSY. */
+/*
+ * Exactly this LV: one with LVs hanging off it (snapshots, thin volumes) or
+ * of a kind the helper does not make (a pool, an admin's snapshot) is
+ * refused before lvremove runs. lvremove refuses an open LV by itself; that
+ * refusal comes back as EBUSY.
+ */
 static int
 remove_lv(struct call *c)
 {
 	struct op_error e;
-	int rc = lvm_lv_remove(&c->opt->lvm, c->t.vg, c->t.lv, &e);
+	int rc = lvm_lv_remove_exact(&c->opt->lvm, c->t.vg, c->t.lv, &e);
 
 	return rc < 0 ? call_op_fail(c, rc, &e) : 0;
 }
@@ -323,7 +328,8 @@ static int
 ephcrypt_crypt_close(struct call *c)
 {
 	if (arg_cstr(c, 0, c->t.mapping, sizeof(c->t.mapping)) < 0 ||
-	    guard_mapping(c, c->t.mapping) < 0 || close_mapping(c) < 0)
+	    guard_mapping(c, c->t.mapping) < 0 || guard_mapping_backing(c, c->t.mapping) < 0 ||
+	    close_mapping(c) < 0)
 		return -1;
 	return mp_put_nil(c->ret);
 }
@@ -338,7 +344,7 @@ ephcrypt_crypt_status(struct call *c)
 	int rc;
 
 	if (arg_cstr(c, 0, c->t.mapping, sizeof(c->t.mapping)) < 0 ||
-	    guard_mapping(c, c->t.mapping) < 0)
+	    guard_mapping(c, c->t.mapping) < 0 || guard_mapping_backing(c, c->t.mapping) < 0)
 		return -1;
 	if ((rc = dmcrypt_status(c->t.mapping, &st, &e)) < 0)
 		return call_op_fail(c, rc, &e);
@@ -429,7 +435,7 @@ ephcrypt_disk_destroy(struct call *c)
 	if (vg_lv_args(c) < 0 || mapping_for_lv(c) < 0)
 		return -1;
 	if (mapper_exists(c->t.mapping)) { /* a mapping already gone is not an error here */
-		if (close_mapping(c) < 0)
+		if (guard_mapping_backing(c, c->t.mapping) < 0 || close_mapping(c) < 0)
 			return -1;
 		closed = true;
 	}

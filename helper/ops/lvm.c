@@ -430,11 +430,22 @@ lvm_lv_remove(const struct lvm_config *cfg, const char *vg, const char *lv, stru
 	return rc;
 }
 
-int
-lvm_lv_names(const struct lvm_config *cfg, const char *vg, struct lvm_names *ln, struct op_error *e)
+/* lvs's lv_name column for vg; hidden LVs too (bracketed) when all. */
+static int
+names_report(const struct lvm_config *cfg, const char *vg, bool all, struct lvm_names *ln,
+	     struct op_error *e)
 {
-	const char *argv[] = { "lvm", "lvs", "--reportformat", "json", "-o", "lv_name", "--",
-			       vg,    NULL };
+	/* "-a", or a harmless "--nosuffix" in its place: before "--", never after it. */
+	const char *argv[] = { "lvm",
+			       "lvs",
+			       all ? "-a" : "--nosuffix",
+			       "--reportformat",
+			       "json",
+			       "-o",
+			       "lv_name",
+			       "--",
+			       vg,
+			       NULL };
 	struct lvm_out o;
 	int rc = run_checked(cfg, "lv_list", argv, &o, e);
 
@@ -444,4 +455,147 @@ lvm_lv_names(const struct lvm_config *cfg, const char *vg, struct lvm_names *ln,
 		rc = lvm_parse_names(o.out, ln, e);
 	lvm_out_free(&o);
 	return rc;
+}
+
+int
+lvm_lv_names(const struct lvm_config *cfg, const char *vg, struct lvm_names *ln, struct op_error *e)
+{
+	return names_report(cfg, vg, false, ln, e);
+}
+
+/* An LV name as a report gives it: hidden ones come in brackets. */
+void
+lv_bare_name(const char *in, char out[OP_NAME_CAP])
+{
+	size_t n = strlen(in);
+
+	if (n >= 2 && in[0] == '[' && in[n - 1] == ']')
+		snprintf(out, OP_NAME_CAP, "%.*s", (int)(n - 2), in + 1);
+	else
+		snprintf(out, OP_NAME_CAP, "%s", in);
+}
+
+/* The row whose (bare) lv_name is name, or NULL. */
+static json_object *
+row_named(json_object *rows, const char *name)
+{
+	char bare[OP_NAME_CAP];
+
+	for (size_t k = 0; k < json_object_array_length(rows); k++) {
+		json_object *row = json_object_array_get_idx(rows, k);
+
+		lv_bare_name(field_str(row, "lv_name"), bare);
+		if (strcmp(bare, name) == 0)
+			return row;
+	}
+	return NULL;
+}
+
+/* The kinds the helper makes: a plain LV, or Nova's sparse snapshot of a virtual (zero) origin. */
+static bool
+made_kind(json_object *rows, json_object *row)
+{
+	const char *origin = field_str(row, "origin"), *role = field_str(row, "lv_role");
+	char bare[OP_NAME_CAP];
+	json_object *o;
+
+	if (strcmp(field_str(row, "segtype"), "linear") != 0 &&
+	    strcmp(field_str(row, "segtype"), "striped") != 0)
+		return false;
+	if (!origin[0])
+		return strstr(role, "snapshot") == NULL;
+	lv_bare_name(origin, bare);
+	o = row_named(rows, bare);
+	return o && strcmp(field_str(o, "segtype"), "zero") == 0;
+}
+
+/* Names of the LVs that hang off lv (snapshots, thin volumes, a pool's parts), into out. */
+static size_t
+dependents(json_object *rows, const char *lv, char *out, size_t cap)
+{
+	static const char *const refs[] = { "origin", "pool_lv", "data_lv", "metadata_lv" };
+	char bare[OP_NAME_CAP];
+	size_t n = 0, used = 0;
+
+	out[0] = '\0';
+	for (size_t k = 0; k < json_object_array_length(rows); k++) {
+		json_object *row = json_object_array_get_idx(rows, k);
+
+		for (size_t f = 0; f < sizeof(refs) / sizeof(refs[0]); f++) {
+			lv_bare_name(field_str(row, refs[f]), bare);
+			if (strcmp(bare, lv) != 0)
+				continue;
+			if (used < cap)
+				used += (size_t)snprintf(out + used, cap - used, "%s'%s'",
+							 n ? ", " : "", field_str(row, "lv_name"));
+			n++;
+			break;
+		}
+	}
+	return n;
+}
+
+int
+lvm_parse_removable(const char *json, const char *vg, const char *lv, struct op_error *e)
+{
+	json_object *root, *rows = report_rows(json, "lv", &root), *row;
+	char deps[OP_REASON_MAX];
+	int rc = 0;
+
+	if (!rows)
+		rc = op_fail(e, EIO, "lv_remove: unexpected lvm report output");
+	else if (!(row = row_named(rows, lv)))
+		rc = op_fail(e, ENOENT, "logical volume '%s/%s' not found", vg, lv);
+	else if (dependents(rows, lv, deps, sizeof(deps)))
+		rc = op_fail(e, EBUSY,
+			     "logical volume '%s/%s' is not removed: %s depend on it and would "
+			     "go with it",
+			     vg, lv, deps);
+	else if (!made_kind(rows, row))
+		rc = op_fail(e, EPERM,
+			     "logical volume '%s/%s' is a %s LV (role %s, origin '%s'): only plain "
+			     "LVs and sparse snapshots of a virtual origin are removed",
+			     vg, lv, field_str(row, "segtype"), field_str(row, "lv_role"),
+			     field_str(row, "origin"));
+	json_object_put(root);
+	return rc;
+}
+
+int
+lvm_lv_removable(const struct lvm_config *cfg, const char *vg, const char *lv, struct op_error *e)
+{
+	const char *argv[] = { "lvm",
+			       "lvs",
+			       "-a",
+			       "--reportformat",
+			       "json",
+			       "-o",
+			       "lv_name,segtype,origin,pool_lv,data_lv,metadata_lv,lv_role",
+			       "--",
+			       vg,
+			       NULL };
+	struct lvm_out o;
+	int rc = run_checked(cfg, "lv_remove", argv, &o, e);
+
+	if (rc == 0)
+		rc = lvm_parse_removable(o.out, vg, lv, e);
+	lvm_out_free(&o);
+	return rc;
+}
+
+int
+lvm_lv_remove_exact(const struct lvm_config *cfg, const char *vg, const char *lv,
+		    struct op_error *e)
+{
+	int rc = lvm_lv_removable(cfg, vg, lv, e);
+
+	return rc < 0 ? rc : lvm_lv_remove(cfg, vg, lv, e);
+}
+
+/* Every LV name in vg, hidden ones too (bracketed): what a report may not reveal. */
+int
+lvm_lv_names_all(const struct lvm_config *cfg, const char *vg, struct lvm_names *ln,
+		 struct op_error *e)
+{
+	return names_report(cfg, vg, true, ln, e);
 }

@@ -141,3 +141,46 @@ Test(dm_name, hidden_layers_and_non_lvm_names_refused)
 	longname[3] = '-';
 	cr_assert_eq(mapper_split_lvm_name(longname, vg, lv), -1, "an LV name over the cap");
 }
+
+/* lvs -a rows as LVM 2.03 prints them (captured in the guest). */
+/* clang-format off */
+#define ROW(name, seg, origin, pool, data, meta, role)                                             \
+	"{\"lv_name\":\"" name "\", \"segtype\":\"" seg "\", \"origin\":\"" origin           \
+	"\", \"pool_lv\":\"" pool "\", \"data_lv\":\"" data "\", \"metadata_lv\":\"" meta    \
+	"\", \"lv_role\":\"" role "\"}"
+static const char removable_json[] = "{\"report\": [{\"lv\": ["
+	ROW("adminsnap", "linear", "t1", "", "", "", "public,snapshot,thicksnapshot") ","
+	ROW("t1", "linear", "", "", "", "", "public,origin,thickorigin") ","
+	ROW("t2", "linear", "", "", "", "", "public") ","
+	ROW("thinvol", "thin", "", "tpool", "", "", "public") ","
+	ROW("tpool", "thin-pool", "", "", "[tpool_tdata]", "[tpool_tmeta]", "private") ","
+	ROW("[tpool_tdata]", "linear", "", "", "", "", "private,thin,pool,data") ","
+	ROW("[tpool_tmeta]", "linear", "", "", "", "", "private,thin,pool,metadata") ","
+	ROW("tsnapother", "linear", "other", "", "", "", "public,snapshot,thicksnapshot") ","
+	ROW("tsparse", "linear", "[tsparse_vorigin]", "", "", "", "public,snapshot") ","
+	ROW("[tsparse_vorigin]", "zero", "", "", "", "", "private,origin,thickorigin") ","
+	ROW("tthin", "thin", "", "tpool2", "", "", "public") ","
+	ROW("tpool3", "thin-pool", "", "", "[tpool3_tdata]", "[tpool3_tmeta]", "private")
+	"]}]}";
+/* clang-format on */
+
+Test(lvm_report, removable_only_plain_and_sparse_without_dependents)
+{
+	struct op_error e;
+
+	cr_assert_eq(lvm_parse_removable(removable_json, "vg", "t2", &e), 0, "%s", e.why);
+	cr_assert_eq(lvm_parse_removable(removable_json, "vg", "tsparse", &e), 0, "%s", e.why);
+	cr_assert_eq(lvm_parse_removable(removable_json, "vg", "t1", &e), -EBUSY);
+	cr_assert(strstr(e.why, "'adminsnap'"), "%s", e.why);
+	cr_assert_eq(lvm_parse_removable(removable_json, "vg", "tpool", &e), -EBUSY);
+	cr_assert(strstr(e.why, "'thinvol'"), "%s", e.why);
+	cr_assert_eq(lvm_parse_removable(removable_json, "vg", "tpool3", &e), -EPERM);
+	cr_assert(strstr(e.why, "a thin-pool LV"), "%s", e.why);
+	cr_assert_eq(lvm_parse_removable(removable_json, "vg", "tsnapother", &e), -EPERM);
+	cr_assert(strstr(e.why, "origin 'other'"), "%s", e.why);
+	cr_assert_eq(lvm_parse_removable(removable_json, "vg", "tthin", &e), -EPERM);
+	cr_assert(strstr(e.why, "a thin LV"), "%s", e.why);
+	cr_assert_eq(lvm_parse_removable(removable_json, "vg", "adminsnap", &e), -EPERM);
+	cr_assert_eq(lvm_parse_removable(removable_json, "vg", "nosuch", &e), -ENOENT);
+	cr_assert_eq(lvm_parse_removable("garbage", "vg", "t2", &e), -EIO);
+}
