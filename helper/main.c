@@ -326,7 +326,7 @@ main(int argc, char **argv)
 	detach(&opt);
 	quiet_stdio();
 	lock_memory();
-	sandbox_apply();
+	sandbox_apply(&opt.lvm);
 	hello(fd, &opt);
 	rc = serve(fd, &opt);
 	policy_free(opt.policy);

@@ -228,9 +228,19 @@ static int
 nova_fs_lvremove(struct call *c)
 {
 	char path[300];
-	const char *argv[] = { "lvremove", "-f", path, NULL };
+	/* --yes only once nothing else would go with it (lvm_lv_removable). */
+	const char *argv[] = { "lvremove", "--yes", path, NULL };
+	char err[OP_WHY_MAX + 4];
+	struct op_error e;
+	int rc;
 
-	if (lv_path_arg(c, 0, path, sizeof(path)) < 0 || report(c, argv, 3, false) < 0)
+	if (lv_path_arg(c, 0, path, sizeof(path)) < 0)
+		return -1;
+	if ((rc = lvm_lv_removable(&c->opt->lvm, c->t.vg, c->t.lv, &e)) < 0) {
+		snprintf(err, sizeof(err), "  %s\n", e.why); /* as lvremove words a refusal */
+		return call_process_error(c, "", err, LVM_EXIT_FAILED, argv);
+	}
+	if (report(c, argv, 3, false) < 0)
 		return -1;
 	mp_buf_reset(c->ret);
 	return mp_put_nil(c->ret);

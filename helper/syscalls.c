@@ -14,6 +14,7 @@
 #include <linux/dm-ioctl.h>
 #include <sys/ioctl.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include "sandbox.h"
 
@@ -128,6 +129,7 @@ static const char *const process[] = {
 	"getrusage",
 	"gettid",
 	"getuid",
+	"pidfd_send_signal", /* the lvm child at its time limit, by the pidfd clone gave */
 	"prlimit64",
 	"rseq",
 	"sched_getaffinity",
@@ -137,7 +139,6 @@ static const char *const process[] = {
 	"setpriority", /* LVM raises its priority while it holds locks */
 	"setrlimit",
 	"sysinfo",
-	"tgkill",
 	"uname",
 	"vfork",
 	"wait4",
@@ -261,13 +262,11 @@ sandbox_add_arg_rules(scmp_filter_ctx ctx)
 				CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP),
 		     0));
 	/*
-	 * kill: a timed-out lvm child, by its pid. Never -1 (every process) nor a
-	 * process group, however the int is widened: above INT_MAX as 64 bits is
-	 * killed. libseccomp takes one comparison per argument, so pid 0 (our own
-	 * group) is a second rule: EPERM.
+	 * No kill: the timed-out lvm child is signalled through its pidfd. tgkill
+	 * (abort(), raise()) reaches only the helper's own thread group, whose
+	 * pid is known now; lvm inherits the filter and may signal no one.
 	 */
-	RULE(ctx, SCMP_ACT_ALLOW, kill, 1, SCMP_A0_64(SCMP_CMP_LE, (uint64_t)INT_MAX));
-	RULE(ctx, SCMP_ACT_ERRNO(EPERM), kill, 1, SCMP_A0_64(SCMP_CMP_EQ, 0));
+	RULE(ctx, SCMP_ACT_ALLOW, tgkill, 1, SCMP_A0_64(SCMP_CMP_EQ, (uint64_t)getpid()));
 	for (size_t k = 0; k < sizeof(prctl_ok) / sizeof(prctl_ok[0]); k++)
 		RULE(ctx, SCMP_ACT_ALLOW, prctl, 1, SCMP_A0(SCMP_CMP_EQ, (uint64_t)prctl_ok[k]));
 }

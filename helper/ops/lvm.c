@@ -8,12 +8,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -86,8 +88,28 @@ ms_left(const struct timespec *deadline)
 	return (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
 }
 
+/* The child, by its pidfd: a signal that reaches no other process, even once the pid is reused. */
 static void
-collect(struct lvm_out *o, int outfd, int errfd, unsigned timeout_s, pid_t pid)
+kill_child(int pidfd)
+{
+	if (pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+}
+
+/*
+ * fork(), plus a pidfd for the child from clone itself (CLONE_PIDFD, Linux
+ * 5.2): the filter allows neither kill nor pidfd_open, so no other process
+ * can be signalled. The child only execs, so glibc's fork handlers are not
+ * needed.
+ */
+static pid_t
+fork_with_pidfd(int *pidfd)
+{
+	return (pid_t)syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, 0, pidfd, 0, 0);
+}
+
+static void
+collect(struct lvm_out *o, int outfd, int errfd, unsigned timeout_s, int pidfd)
 {
 	struct pollfd pfd[2] = { { .fd = outfd, .events = POLLIN },
 				 { .fd = errfd, .events = POLLIN } };
@@ -99,7 +121,7 @@ collect(struct lvm_out *o, int outfd, int errfd, unsigned timeout_s, pid_t pid)
 		long left = ms_left(&deadline);
 
 		if (left <= 0) {
-			kill(pid, SIGKILL);
+			kill_child(pidfd);
 			o->timed_out = true;
 			break;
 		}
@@ -117,7 +139,7 @@ static int
 run_once(const struct lvm_config *cfg, const char *const argv[], struct lvm_out *o)
 {
 	char *env[LVM_ENV_MAX], sysdir[LVM_SYSTEM_DIR_MAX + 16];
-	int op[2], ep[2], status;
+	int op[2], ep[2], status, pidfd = -1;
 	pid_t pid;
 
 	memset(o, 0, sizeof(*o));
@@ -130,15 +152,17 @@ run_once(const struct lvm_config *cfg, const char *const argv[], struct lvm_out 
 		close(op[1]);
 		return -EIO;
 	}
-	pid = fork();
+	pid = fork_with_pidfd(&pidfd);
 	if (pid == 0)
 		child(cfg->path, argv, env, op[1], ep[1]);
 	close(op[1]);
 	close(ep[1]);
 	if (pid > 0)
-		collect(o, op[0], ep[0], cfg->timeout_s, pid);
+		collect(o, op[0], ep[0], cfg->timeout_s, pidfd);
 	close(op[0]);
 	close(ep[0]);
+	if (pidfd >= 0)
+		close(pidfd);
 	if (pid < 0)
 		return -EIO;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -598,4 +622,79 @@ lvm_lv_names_all(const struct lvm_config *cfg, const char *vg, struct lvm_names 
 		 struct op_error *e)
 {
 	return names_report(cfg, vg, true, ln, e);
+}
+
+/* What LVM writes, by configuration key (lvm config --typeconfig full prints key="value"). */
+static const char *const config_dir_keys[LVM_CONFIG_DIRS] = {
+	"backup/backup_dir",
+	"backup/archive_dir",
+	"global/locking_dir",
+};
+
+/* Absolute, plain (no ".", ".." or empty parts) and below a top-level folder: never "/" or "/etc".
+ */
+static bool
+narrow_dir(const char *dir)
+{
+	int depth = 0;
+
+	if (dir[0] != '/')
+		return false;
+	for (const char *p = dir; p; p = strchr(p + 1, '/')) {
+		size_t n = strcspn(p + 1, "/");
+
+		if (n == 0 || (p[1] == '.' && (n == 1 || (n == 2 && p[2] == '.'))))
+			return false;
+		depth++;
+	}
+	return depth >= 2;
+}
+
+int
+lvm_parse_config_dirs(const char *text, char dirs[LVM_CONFIG_DIRS][PATH_MAX], struct op_error *e)
+{
+	for (size_t k = 0; k < LVM_CONFIG_DIRS; k++) {
+		const char *key = strchr(config_dir_keys[k], '/') + 1, *at = text;
+		size_t klen = strlen(key), n;
+
+		while (at && !(strncmp(at + strspn(at, " \t"), key, klen) == 0 &&
+			       strncmp(at + strspn(at, " \t") + klen, "=\"", 2) == 0))
+			at = (at = strchr(at, '\n')) ? at + 1 : NULL;
+		if (!at)
+			return op_fail(e, EIO, "lvm config: no %s in LVM's configuration",
+				       config_dir_keys[k]);
+		at += strspn(at, " \t") + klen + 2;
+		n = strcspn(at, "\"\n");
+		if (at[n] != '"' || n >= PATH_MAX)
+			return op_fail(e, EIO, "lvm config: %s is not a quoted path",
+				       config_dir_keys[k]);
+		snprintf(dirs[k], PATH_MAX, "%.*s", (int)n, at);
+		if (!narrow_dir(dirs[k]))
+			return op_fail(e, EPERM,
+				       "lvm config: %s '%s' is not a plain absolute path below a "
+				       "top-level folder; the helper will not make it writable",
+				       config_dir_keys[k], dirs[k]);
+	}
+	return 0;
+}
+
+int
+lvm_config_dirs(const struct lvm_config *cfg, char dirs[LVM_CONFIG_DIRS][PATH_MAX],
+		struct op_error *e)
+{
+	const char *argv[] = { "lvm",
+			       "config",
+			       "--typeconfig",
+			       "full",
+			       config_dir_keys[0],
+			       config_dir_keys[1],
+			       config_dir_keys[2],
+			       NULL };
+	struct lvm_out o;
+	int rc = run_checked(cfg, "lvm config", argv, &o, e);
+
+	if (rc == 0)
+		rc = lvm_parse_config_dirs(o.out ? o.out : "", dirs, e);
+	lvm_out_free(&o);
+	return rc;
 }

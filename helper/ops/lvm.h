@@ -7,6 +7,7 @@
 #ifndef EPHCRYPT_OPS_LVM_H
 #define EPHCRYPT_OPS_LVM_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +16,7 @@
 
 #define LVM_OUT_CAP	   (1u << 20) /* bytes of stdout or stderr kept from one run */
 #define LVM_SYSTEM_DIR_MAX 270	      /* longest LVM_SYSTEM_DIR passed on to lvm */
+#define LVM_CONFIG_DIRS	   3	      /* backup_dir, archive_dir, locking_dir */
 
 struct lvm_config {
 	const char *path;   /* absolute path of the lvm binary */
@@ -79,6 +81,16 @@ int lvm_lv_removable(const struct lvm_config *cfg, const char *vg, const char *l
 /* lvm_lv_removable, then lvm_lv_remove: the check runs right before the removal. */
 int lvm_lv_remove_exact(const struct lvm_config *cfg, const char *vg, const char *lv,
 			struct op_error *e);
+
+/*
+ * The folders LVM's effective configuration (lvm.conf, LVM_SYSTEM_DIR) has it
+ * write to: backup_dir, archive_dir, locking_dir. -EPERM for one that is not
+ * a plain absolute path below a top-level folder (never "/" or "/etc").
+ */
+int lvm_config_dirs(const struct lvm_config *cfg, char dirs[LVM_CONFIG_DIRS][PATH_MAX],
+		    struct op_error *e);
+int lvm_parse_config_dirs(const char *text, char dirs[LVM_CONFIG_DIRS][PATH_MAX],
+			  struct op_error *e);
 
 /* Parsing, apart for the unit tests: a JSON report's rows, LVM's reason on stderr. */
 int lvm_parse_vg(const char *json, const char *vg, struct vg_info *vi, struct op_error *e);

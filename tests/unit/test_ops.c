@@ -184,3 +184,43 @@ Test(lvm_report, removable_only_plain_and_sparse_without_dependents)
 	cr_assert_eq(lvm_parse_removable(removable_json, "vg", "nosuch", &e), -ENOENT);
 	cr_assert_eq(lvm_parse_removable("garbage", "vg", "t2", &e), -EIO);
 }
+
+Test(lvm_config, dirs_read_from_the_effective_configuration)
+{
+	char dirs[LVM_CONFIG_DIRS][PATH_MAX];
+	struct op_error e;
+
+	cr_assert_eq(lvm_parse_config_dirs("backup_dir=\"/srv/lvm/backup\"\n"
+					   "archive_dir=\"/srv/lvm/archive\"\n"
+					   "locking_dir=\"/run/lock/lvm\"\n",
+					   dirs, &e),
+		     0, "%s", e.why);
+	cr_assert_str_eq(dirs[0], "/srv/lvm/backup");
+	cr_assert_str_eq(dirs[1], "/srv/lvm/archive");
+	cr_assert_str_eq(dirs[2], "/run/lock/lvm");
+	/* Indented, as in a section, and in any order. */
+	cr_assert_eq(lvm_parse_config_dirs("\tlocking_dir=\"/run/l\"\n\tarchive_dir=\"/a/b\"\n"
+					   "\tbackup_dir=\"/c/d\"\n",
+					   dirs, &e),
+		     0, "%s", e.why);
+	cr_assert_str_eq(dirs[2], "/run/l");
+}
+
+Test(lvm_config, too_broad_or_odd_folders_refused)
+{
+	static const char *const bad[] = { "/",	      "/etc",	  "relative/dir", "/srv/../etc",
+					   "/srv//x", "/srv/./x", "/srv/x/" };
+	char dirs[LVM_CONFIG_DIRS][PATH_MAX], text[512];
+	struct op_error e;
+
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		snprintf(text, sizeof(text),
+			 "backup_dir=\"%s\"\narchive_dir=\"/a/b\"\nlocking_dir=\"/c/d\"\n", bad[k]);
+		cr_expect_eq(lvm_parse_config_dirs(text, dirs, &e), -EPERM, "'%s' accepted",
+			     bad[k]);
+	}
+	cr_assert_eq(lvm_parse_config_dirs("backup_dir=\"/a/b\"\n", dirs, &e), -EIO);
+	cr_assert(strstr(e.why, "backup/archive_dir"), "%s", e.why);
+	/* a key's name inside another's value is not the key */
+	cr_assert_eq(lvm_parse_config_dirs("x=\"backup_dir=\\\"/a/b\"\n", dirs, &e), -EIO);
+}

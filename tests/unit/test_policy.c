@@ -933,7 +933,7 @@ Test(policy, nova_passphrase_minimum)
 	ALLOWED(policy_nova_passphrase(p, 32, 512, &v), 2);
 	policy_free(p);
 	bad("[crypto]\nnova-passphrase-min 0\n",
-	    "policy.conf:2: passphrase length '0' is not a number in 1..1024");
+	    "policy.conf:2: passphrase length '0' is not a number in 1..256\n");
 	bad("[crypto]\nnova-passphrase-min 8\nnova-passphrase-min 9\n",
-	    "policy.conf:3: duplicate 'nova-passphrase-min' (first at line 2)");
+	    "policy.conf:3: duplicate 'nova-passphrase-min' (first at line 2)\n");
 }

@@ -174,9 +174,8 @@ require_seccomp(void)
 
 /* --- shape (systemd's filter_sets_ordered) ------------------------------------ */
 
-static const char *const arg_pinned[] = {
-	"clone", "ioctl", "kill", "prctl", "socket", "socketpair"
-};
+static const char *const arg_pinned[] = { "clone",  "ioctl",	  "prctl",
+					  "socket", "socketpair", "tgkill" };
 
 static bool
 resolves(const char *name)
@@ -382,16 +381,22 @@ Test(sandbox, identity_and_keyring_changes_are_killed, .init = require_seccomp)
 }
 
 /*
- * kill is allowed for one pid (a timed-out lvm child): 1 to INT_MAX as a
- * 64-bit value. A signal of -1 would be EINVAL, should the filter let it through.
+ * No kill at all: the lvm child is signalled through its pidfd. tgkill
+ * reaches only the thread group that built the filter (the test process,
+ * the probe's parent); probes signal 0, so one let through would do nothing.
  */
-Test(sandbox, signals_to_many_processes_are_killed, .init = require_seccomp)
+Test(sandbox, signals_to_other_processes_are_killed, .init = require_seccomp)
 {
 	static const struct probe calls[] = {
-		CALL(kill, "pid -1 signals every process uid 0 may signal", -1, -1),
-		CALL(kill, "pid -1 as glibc may pass it, zero-extended", 0xffffffffL, -1),
-		CALL(kill, "a negative pid signals a whole process group", -2, -1),
-		CALL(kill, "the kernel reads only the low half: pid 1", (1L << 32) | 1, -1),
+		CALL(kill, "pid -1 signals every process uid 0 may signal", -1, 0),
+		CALL(kill, "a negative pid signals a whole process group", -2, 0),
+		CALL(kill, "pid 1, init", 1, 0),
+		CALL(kill, "pid 0, our own process group", 0, 0),
+		CALL(kill, "the kernel reads only the low half: pid 1", (1L << 32) | 1, 0),
+		CALL(tkill, "a thread by its id alone", 1, 0),
+		CALL(tgkill, "another thread group: init", 1, 1, 0),
+		CALL(tgkill, "the low half is pid 1", (1L << 32) | 1, 1, 0),
+		CALL(rt_sigqueueinfo, "a signal with data to init", 1, 0, 0),
 	};
 
 	expect_killed(calls, sizeof(calls) / sizeof(calls[0]));
@@ -525,8 +530,6 @@ Test(sandbox, errno_answers, .init = require_seccomp)
 			   AF_ALG, -1, 0),
 		ERRNO_CALL(ENOTTY, ioctl, "FDGETFDCSTAT: LVM asks every disk if it is a floppy",
 			   BADFD, 0x0215, 0),
-		ERRNO_CALL(EPERM, kill,
-			   "pid 0 is our own process group; one comparison per argument", 0, -1),
 	};
 	char why[160];
 
@@ -556,8 +559,8 @@ Test(sandbox, allowed_calls_reach_the_kernel, .init = require_seccomp)
 		ERRNO_CALL(EBADF, connect, "syslog's /dev/log", BADFD, 0, 0),
 		ERRNO_CALL(EFAULT, io_setup, "LVM's aio scanning", 1, 0),
 		ERRNO_CALL(EFAULT, mknod, "/dev/mapper nodes without udev", 0, 0, 0),
-		ERRNO_CALL(ESRCH, kill, "a timed-out lvm child; INT_MAX is the last pid allowed",
-			   INT_MAX, -1),
+		ERRNO_CALL(EBADF, pidfd_send_signal, "a timed-out lvm child, by its pidfd", BADFD,
+			   0, 0, 0),
 	};
 	char why[160];
 
@@ -584,11 +587,29 @@ write_pipe(const void *arg)
 	return write(*(const int *)arg, "ok", 2);
 }
 
+/* The filter was built by the probe's parent: its thread group is the one tgkill may reach. */
 static long
-kill_self(const void *arg)
+tgkill_builder(const void *arg)
 {
 	(void)arg;
-	return kill(getpid(), 0);
+	return syscall(SYS_tgkill, getppid(), getppid(), 0);
+}
+
+/* As lvm.c runs lvm: a child with a pidfd from clone (CLONE_PIDFD), killed through it. */
+static long
+kill_child_by_pidfd(const void *arg)
+{
+	int pidfd = -1, status;
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, 0, &pidfd, 0, 0);
+
+	(void)arg;
+	if (pid == 0)
+		for (;;)
+			sleep(60);
+	if (pid < 0 || syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0 ||
+	    waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? 0 : -1;
 }
 
 static long
@@ -677,7 +698,10 @@ Test(sandbox, allowed_calls_work, .init = require_seccomp)
 		long want;
 	} probes[] = {
 		{ "getpid()", do_getpid, -2 /* any pid */ },
-		{ "kill(getpid(), 0): a positive pid", kill_self, 0 },
+		{ "tgkill(parent, parent, 0): the thread group that built the filter",
+		  tgkill_builder, 0 },
+		{ "clone(CLONE_PIDFD) and pidfd_send_signal(SIGKILL) to that child",
+		  kill_child_by_pidfd, 0 },
 		{ "socket(AF_UNIX) and socketpair(AF_UNIX)", unix_socket, 0 },
 		{ "prctl GET_DUMPABLE, GET_NO_NEW_PRIVS, SET_NAME, GET_NAME", allowed_prctls, 0 },
 		{ "fork() and waitpid() (clone with SIGCHLD only)", fork_and_wait, 7 },
