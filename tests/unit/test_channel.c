@@ -1205,9 +1205,11 @@ flood_unread(struct helper *h, size_t idlen, const uint8_t *body, size_t blen, u
 	struct mp_buf b;
 	uint8_t *id = calloc(1, idlen);
 	unsigned sent = 0;
+	struct timespec t0, t;
 
 	cr_assert_not_null(id);
 	cr_assert_eq(fcntl(h->fd, F_SETFL, O_NONBLOCK), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (; sent < max; sent++) {
 		size_t off = 0;
 		int idle = 0;
@@ -1217,20 +1219,23 @@ flood_unread(struct helper *h, size_t idlen, const uint8_t *body, size_t blen, u
 		cr_assert_eq(mp_put_array(&b, 2) || mp_put_bin(&b, id, idlen) ||
 				     mp_put_raw(&b, body, blen),
 			     0);
-		while (off < b.len && idle < 20) { /* 1 s without progress: the helper is full */
+		while (off < b.len &&
+		       idle < 1) { /* 300 ms without room: the helper stopped reading */
 			ssize_t n = send(h->fd, b.data + off, b.len - off, MSG_NOSIGNAL);
 
 			if (n > 0) {
 				off += (size_t)n;
 				idle = 0;
 			} else {
+				struct pollfd p = { .fd = h->fd, .events = POLLOUT };
+
 				cr_assert(n < 0 && errno == EAGAIN, "send: %s", strerror(errno));
-				poll(NULL, 0, 50);
-				idle++;
+				idle += poll(&p, 1, 300) == 0;
 			}
 		}
 		mp_buf_free(&b);
-		if (off < b.len)
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (off < b.len || t.tv_sec - t0.tv_sec >= 2) /* full, or 2 s of sending */
 			break;
 	}
 	free(id);
