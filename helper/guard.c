@@ -270,6 +270,15 @@ guard_lv_visible(const struct call *c, const char *vg, const char *lv)
 }
 
 bool
+guard_mapping_backing_visible(const struct call *c, const char *name)
+{
+	char vg[OP_NAME_CAP], lv[OP_NAME_CAP];
+	struct op_error e;
+
+	return mapper_backing_lv(name, vg, lv, &e) == 0 && guard_lv_visible(c, vg, lv);
+}
+
+bool
 guard_mapping_visible(const struct call *c, const char *name)
 {
 	struct verdict v;

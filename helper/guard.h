@@ -47,5 +47,7 @@ int guard_mapping_backing(struct call *c, const char *name);
 /* Listing filters: may the caller see this name? (Grammar and policy, no error set.) */
 bool guard_lv_visible(const struct call *c, const char *vg, const char *lv);
 bool guard_mapping_visible(const struct call *c, const char *name);
+/* A crypt mapping's backing LV is one the policy shows (crypt_list). */
+bool guard_mapping_backing_visible(const struct call *c, const char *name);
 
 #endif

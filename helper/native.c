@@ -370,7 +370,8 @@ show_mapping(const char *name, void *arg)
 {
 	struct shown *s = arg;
 
-	if (guard_mapping_visible(s->c, name)) /* the grammar keeps it under OP_NAME_CAP */
+	/* Its name and the LV it sits on (the grammar keeps the name under OP_NAME_CAP). */
+	if (guard_mapping_visible(s->c, name) && guard_mapping_backing_visible(s->c, name))
 		snprintf(s->names[s->n++], OP_NAME_CAP, "%s", name);
 	return s->n < LIST_MAX;
 }
@@ -427,22 +428,32 @@ ephcrypt_disk_create(struct call *c)
 	return -1;
 }
 
+/*
+ * What is in the way (snapshots, a pool's volumes) is found before anything
+ * changes: the mapping stays open when its LV may not go. A mapping or an LV
+ * already gone is not an error here.
+ */
 static int
 ephcrypt_disk_destroy(struct call *c)
 {
-	bool closed = false, exists = true;
+	bool closed = false, exists;
+	struct op_error e;
+	int rc;
 
 	if (vg_lv_args(c) < 0 || mapping_for_lv(c) < 0)
 		return -1;
-	if (mapper_exists(c->t.mapping)) { /* a mapping already gone is not an error here */
+	rc = lvm_lv_removable(&c->opt->lvm, c->t.vg, c->t.lv, &e);
+	if (rc < 0 && rc != -ENOENT)
+		return call_op_fail(c, rc, &e);
+	exists = rc == 0;
+	if (mapper_exists(c->t.mapping)) {
 		if (guard_mapping_backing(c, c->t.mapping) < 0 || close_mapping(c) < 0)
 			return -1;
 		closed = true;
 	}
-	if (remove_lv(c) < 0) {
-		if (c->err.errnum != ENOENT) /* nor is a missing LV */
-			return -1;
-		call_error_clear(&c->err);
+	if (exists && (rc = lvm_lv_remove(&c->opt->lvm, c->t.vg, c->t.lv, &e)) < 0) {
+		if (rc != -ENOENT)
+			return call_op_fail(c, rc, &e);
 		exists = false;
 	}
 	mp_put_map(c->ret, 2);

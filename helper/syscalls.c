@@ -12,6 +12,8 @@
 
 #include <err.h>
 #include <linux/dm-ioctl.h>
+#include <linux/blkzoned.h>
+#include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sched.h>
 #include <unistd.h>
@@ -225,20 +227,43 @@ const size_t sandbox_errno_len = sizeof(sandbox_errno) / sizeof(sandbox_errno[0]
 #define IOCTL_TYPE_MASK	  (_IOC_TYPEMASK << _IOC_TYPESHIFT)
 #define IOCTL_TYPE(t)	  ((t) << _IOC_TYPESHIFT)
 #define IOCTL_WHOLE	  0xffffffff
-#define BLOCK_IOCTL_TYPE  0x12 /* BLKGETSIZE64 and friends (linux/fs.h) */
 #define FLOPPY_IOCTL_TYPE 0x02 /* FDGETFDCSTAT (linux/fd.h) */
+
+/*
+ * Block-device ioctls (type 0x12), each one named: read-only queries, the
+ * ones measured with strace -f -e ioctl over the guest's storage suite (the
+ * helper, libcryptsetup, libdevmapper and every lvm run). Everything else of
+ * type 0x12 is killed: BLKDISCARD, BLKSECDISCARD (data gone), BLKPG,
+ * BLKRRPART (partitions), BLKROSET, BLKFLSBUF, BLKRASET, BLKBSZSET.
+ * BLKZEROOUT is answered EOPNOTSUPP instead: lvcreate zeroes the first
+ * 4 KiB of the LV it made with it, and writes the zeros itself when a
+ * device cannot.
+ */
+static const struct {
+	unsigned long cmd;
+	const char *why;
+} block_ioctls[] = {
+	{ BLKGETSIZE64, "a device's size: the helper, libcryptsetup, lvm" },
+	{ BLKSSZGET, "logical sector size: libcryptsetup, lvm's scan" },
+	{ BLKPBSZGET, "physical sector size: lvm's scan" },
+	{ BLKROGET, "read-only flag: libcryptsetup before activation" },
+	{ BLKRAGET, "read-ahead: lvm's activation" },
+	{ BLKGETZONESZ, "zone size (0: not zoned): libblkid in lvcreate's signature wipe" },
+};
 
 #define IOCTL_RULE(ctx, action, mask, value)                                                       \
 	RULE(ctx, action, ioctl, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, mask, value))
 
-/* ioctl: device-mapper, block devices, and two terminal queries. */
+/* ioctl: device-mapper, the block queries above, and two terminal queries. */
 static void
 ioctl_rules(scmp_filter_ctx ctx)
 {
 	IOCTL_RULE(ctx, SCMP_ACT_ALLOW, IOCTL_TYPE_MASK, IOCTL_TYPE(DM_IOCTL));
-	IOCTL_RULE(ctx, SCMP_ACT_ALLOW, IOCTL_TYPE_MASK, IOCTL_TYPE(BLOCK_IOCTL_TYPE));
+	for (size_t k = 0; k < sizeof(block_ioctls) / sizeof(block_ioctls[0]); k++)
+		IOCTL_RULE(ctx, SCMP_ACT_ALLOW, IOCTL_WHOLE, block_ioctls[k].cmd);
 	IOCTL_RULE(ctx, SCMP_ACT_ALLOW, IOCTL_WHOLE, TCGETS);
 	IOCTL_RULE(ctx, SCMP_ACT_ALLOW, IOCTL_WHOLE, TIOCGWINSZ);
+	IOCTL_RULE(ctx, SCMP_ACT_ERRNO(EOPNOTSUPP), IOCTL_WHOLE, BLKZEROOUT);
 	/* LVM's device-type probe asks every disk if it is a floppy (FDGETFDCSTAT). */
 	IOCTL_RULE(ctx, SCMP_ACT_ERRNO(ENOTTY), IOCTL_TYPE_MASK, IOCTL_TYPE(FLOPPY_IOCTL_TYPE));
 }

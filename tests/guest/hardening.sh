@@ -18,12 +18,15 @@ quietly() { "$@" >/dev/null 2>&1 || true; }
 # 1. Snapshots an admin hung off an allowed LV: lvremove --yes would take them along.
 call ephcrypt.lv_create s:$VG s:t1 i:$((8 << 20)) >/dev/null
 on_exit quietly lvremove -q -y "$VG/t1"
+call ephcrypt.crypt_open s:t1-dmcrypt s:/dev/$VG/t1 "${AES[@]}" >/dev/null
+on_exit quietly cryptsetup close t1-dmcrypt
 lvcreate -q -s -L 4M -n adminsnap "$VG/t1" >/dev/null
 on_exit quietly lvremove -q -y "$VG/adminsnap"
 expect_error builtins.OSError "'adminsnap' depend on it" ephcrypt.lv_remove s:$VG s:t1
 expect_error builtins.OSError "'adminsnap' depend on it" ephcrypt.disk_destroy s:$VG s:t1
 expect_error $PROC "" nova.privsep.fs.lvremove s:/dev/$VG/t1
-ok "an allowed LV with an admin's snapshot: lv_remove, disk_destroy, Nova's lvremove refused naming it; nothing changed"
+call ephcrypt.crypt_close s:t1-dmcrypt >/dev/null
+ok "an allowed LV with an admin's snapshot: lv_remove, disk_destroy (its mapping left open), Nova's lvremove refused naming it; nothing changed"
 
 # 2. A thin pool (and a thin volume) with allowed names: never the helper's to remove.
 lvcreate -q "${NOTHIN[@]}" --type thin-pool -L 16M -n tpool "$VG" >/dev/null
@@ -75,7 +78,8 @@ expect_error builtins.PermissionError "the LV mapping 't9-dmcrypt' sits on" ephc
 expect_error builtins.PermissionError "the LV mapping 't9-dmcrypt' sits on" ephcrypt.crypt_close s:t9-dmcrypt
 expect_error builtins.PermissionError "[volumes]" nova.privsep.libvirt.dmcrypt_delete_volume s:t9-dmcrypt
 expect_error builtins.PermissionError "[volumes]" nova.privsep.fs.blockdev_size s:/dev/mapper/t9-dmcrypt
-ok "a mapping with an allowed name over an LV outside the policy: not shown, not closed"
+call ephcrypt.crypt_list | grep -q t9-dmcrypt && fail "crypt_list shows t9-dmcrypt, over an LV outside the policy"
+ok "a mapping with an allowed name over an LV outside the policy: not listed, shown or closed"
 
 # 6. Existence oracle: links a caller plants in /dev/shm get one answer whatever they point at.
 probe() { # probe NAME ARG...: the answer to a call through /dev/shm/tprobe
@@ -98,6 +102,12 @@ rm -f /dev/shm/tprobe
 for a in "${answers[@]}"; do
     [[ $a == "${answers[0]}" ]] || fail "answers differ by link target: [${answers[0]}] vs [$a]"
 done
+# A link that takes an allowed LV's name (in /dev/mapper) to another LV.
+ln -s "/dev/$VG/other" "/dev/mapper/$VG-t8"
+on_exit rm -f "/dev/mapper/$VG-t8"
+expect_error builtins.PermissionError "is not the LV $VG/t8 its path names" \
+    ephcrypt.crypt_open s:t2-dmcrypt s:/dev/mapper/$VG-t8 "${AES[@]}"
+rm -f "/dev/mapper/$VG-t8"
 ok "links in /dev/shm (to a root-only file, nothing, a folder, allowed and other LVs): one answer each"
 
 # 7. Nova's passphrase: shorter than the hex of the key size is refused.

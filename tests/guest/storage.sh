@@ -116,7 +116,7 @@ expect_error builtins.TypeError "missing required argument: 'key'" \
 expect_error builtins.TypeError "argument 'key' must be bytes, not str" \
     ephcrypt.crypt_open s:t2-dmcrypt s:/dev/$VG/t2 s:aes-xts-plain64 i:512 s:notakey
 ok "bad keys and arguments: ValueError / TypeError naming the argument"
-expect_error builtins.PermissionError "not an LVM logical volume" \
+expect_error builtins.PermissionError "not named /dev/VG/LV" \
     ephcrypt.crypt_open s:t9-dmcrypt s:$DISK s:aes-xts-plain64 i:512 key:$K1
 ln -sf $DISK "$WORK/link-to-disk"
 expect_error builtins.PermissionError "not" \

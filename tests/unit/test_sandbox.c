@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <linux/blkpg.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -423,7 +424,10 @@ Test(sandbox, network_is_killed, .init = require_seccomp)
 	expect_killed(calls, sizeof(calls) / sizeof(calls[0]));
 }
 
-/* ioctl is allowed for device-mapper (0xfd), block devices (0x12), TCGETS and TIOCGWINSZ. */
+/*
+ * ioctl is allowed for device-mapper (0xfd), six named read-only block
+ * queries, TCGETS and TIOCGWINSZ: nothing that changes a block device.
+ */
 Test(sandbox, other_ioctls_are_killed, .init = require_seccomp)
 {
 	static const struct probe calls[] = {
@@ -433,6 +437,16 @@ Test(sandbox, other_ioctls_are_killed, .init = require_seccomp)
 		CALL(ioctl, "LOOP_SET_FD: no loop devices", BADFD, 0x4c00, 0),
 		CALL(ioctl, "FICLONE: no file ioctls", BADFD, FICLONE, 0),
 		CALL(ioctl, "SIOCGIFCONF: no socket ioctls", BADFD, 0x8912, 0),
+		CALL(ioctl, "BLKDISCARD throws data away", BADFD, BLKDISCARD, 0),
+		CALL(ioctl, "BLKSECDISCARD throws data away", BADFD, BLKSECDISCARD, 0),
+		CALL(ioctl, "BLKPG changes partitions", BADFD, BLKPG, 0),
+		CALL(ioctl, "BLKRRPART rereads partitions", BADFD, BLKRRPART, 0),
+		CALL(ioctl, "BLKROSET flips a device read-write", BADFD, BLKROSET, 0),
+		CALL(ioctl, "BLKFLSBUF drops a device's cache", BADFD, BLKFLSBUF, 0),
+		CALL(ioctl, "BLKRASET changes read-ahead", BADFD, BLKRASET, 0),
+		CALL(ioctl, "BLKBSZSET changes the block size", BADFD, BLKBSZSET, 0),
+		CALL(ioctl, "an unnamed block ioctl (type 0x12, number 200)", BADFD, _IO(0x12, 200),
+		     0),
 	};
 
 	expect_killed(calls, sizeof(calls) / sizeof(calls[0]));
@@ -530,6 +544,9 @@ Test(sandbox, errno_answers, .init = require_seccomp)
 			   AF_ALG, -1, 0),
 		ERRNO_CALL(ENOTTY, ioctl, "FDGETFDCSTAT: LVM asks every disk if it is a floppy",
 			   BADFD, 0x0215, 0),
+		ERRNO_CALL(EOPNOTSUPP, ioctl,
+			   "BLKZEROOUT: never reaches a device; lvcreate writes its zeros itself",
+			   BADFD, BLKZEROOUT, 0),
 	};
 	char why[160];
 
@@ -553,6 +570,10 @@ Test(sandbox, allowed_calls_reach_the_kernel, .init = require_seccomp)
 		ERRNO_CALL(EBADF, fstat, "everywhere", BADFD, 0),
 		ERRNO_CALL(EBADF, ioctl, "DM_VERSION: device-mapper", BADFD, 0xc138fd00, 0),
 		ERRNO_CALL(EBADF, ioctl, "BLKGETSIZE64: block devices", BADFD, BLKGETSIZE64, 0),
+		ERRNO_CALL(EBADF, ioctl, "BLKSSZGET: lvm's scan", BADFD, BLKSSZGET, 0),
+		ERRNO_CALL(EBADF, ioctl, "BLKPBSZGET: lvm's scan", BADFD, BLKPBSZGET, 0),
+		ERRNO_CALL(EBADF, ioctl, "BLKROGET: libcryptsetup", BADFD, BLKROGET, 0),
+		ERRNO_CALL(EBADF, ioctl, "BLKRAGET: lvm's activation", BADFD, BLKRAGET, 0),
 		ERRNO_CALL(EBADF, ioctl, "TCGETS: isatty()", BADFD, 0x5401, 0),
 		ERRNO_CALL(EBADF, ioctl, "TIOCGWINSZ: lvm's terminal width", BADFD, 0x5413, 0),
 		ERRNO_CALL(EFAULT, semop, "libdevmapper's udev cookies", 0, 0, 1),
