@@ -122,7 +122,7 @@ ln -sf $DISK "$WORK/link-to-disk"
 expect_error builtins.PermissionError "not" \
     ephcrypt.crypt_open s:t9-dmcrypt s:/dev/../dev/ubda s:aes-xts-plain64 i:512 key:$K1
 expect_error builtins.FileNotFoundError "does not exist" \
-    ephcrypt.crypt_open s:t9-dmcrypt s:/dev/$VG/nope s:aes-xts-plain64 i:512 key:$K1
+    ephcrypt.crypt_open s:t9-dmcrypt s:/dev/$VG/tnope s:aes-xts-plain64 i:512 key:$K1
 ok "crypt_open on a raw disk or a missing device is refused"
 
 # Rollback: no kernel has this cipher, so activation fails after the LV exists.
