@@ -17,6 +17,7 @@ relayed and straight to privsep-helper, same client, same run.
 import json
 import os
 import shlex
+import shutil
 import signal
 import statistics
 import sys
@@ -119,9 +120,8 @@ def main():
                             else 'build/tests/relay_serve')
     calls = int(sys.argv[sys.argv.index('--calls') + 1]) if '--calls' in sys.argv else 200
     try:
-        from oslo_config import cfg
-        import nova.privsep
         import nova.privsep.path  # noqa: F401
+        import oslo_config  # noqa: F401
     except ImportError:
         print('SKIP: needs python3-nova')
         return 77
@@ -129,6 +129,15 @@ def main():
         print('SKIP: needs root (privsep-helper keeps capabilities)')
         return 77
     work = tempfile.mkdtemp(prefix='relay-oslo.')
+    try:
+        return run(work, serve, calls)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(work, serve, calls):
+    from oslo_config import cfg
+    import nova.privsep
     conf, records = os.path.join(work, 'nova.conf'), os.path.join(work, 'records.jsonl')
     with open(conf, 'w') as f:
         f.write('[nova_sys_admin]\nthread_pool_size = 4\n')
