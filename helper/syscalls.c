@@ -235,9 +235,9 @@ const size_t sandbox_errno_len = sizeof(sandbox_errno) / sizeof(sandbox_errno[0]
  * helper, libcryptsetup, libdevmapper and every lvm run). Everything else of
  * type 0x12 is killed: BLKDISCARD, BLKSECDISCARD (data gone), BLKPG,
  * BLKRRPART (partitions), BLKROSET, BLKFLSBUF, BLKRASET, BLKBSZSET.
- * BLKZEROOUT is answered EOPNOTSUPP instead: lvcreate zeroes the first
- * 4 KiB of the LV it made with it, and writes the zeros itself when a
- * device cannot.
+ * BLKZEROOUT stays: lvcreate zeroes the first 4 KiB of the LV it just made
+ * with it and aborts when it fails ("Failed to wipe start of new LV", seen
+ * with an EOPNOTSUPP rule); the helper itself never issues it.
  */
 static const struct {
 	unsigned long cmd;
@@ -248,7 +248,8 @@ static const struct {
 	{ BLKPBSZGET, "physical sector size: lvm's scan" },
 	{ BLKROGET, "read-only flag: libcryptsetup before activation" },
 	{ BLKRAGET, "read-ahead: lvm's activation" },
-	{ BLKGETZONESZ, "zone size (0: not zoned): libblkid in lvcreate's signature wipe" },
+	{ BLKGETZONESZ, "zone size (0: not zoned): lvcreate's wipe of the new LV's start" },
+	{ BLKZEROOUT, "lvcreate zeroes the first 4 KiB of the new LV (no fallback)" },
 };
 
 #define IOCTL_RULE(ctx, action, mask, value)                                                       \
@@ -263,7 +264,6 @@ ioctl_rules(scmp_filter_ctx ctx)
 		IOCTL_RULE(ctx, SCMP_ACT_ALLOW, IOCTL_WHOLE, block_ioctls[k].cmd);
 	IOCTL_RULE(ctx, SCMP_ACT_ALLOW, IOCTL_WHOLE, TCGETS);
 	IOCTL_RULE(ctx, SCMP_ACT_ALLOW, IOCTL_WHOLE, TIOCGWINSZ);
-	IOCTL_RULE(ctx, SCMP_ACT_ERRNO(EOPNOTSUPP), IOCTL_WHOLE, BLKZEROOUT);
 	/* LVM's device-type probe asks every disk if it is a floppy (FDGETFDCSTAT). */
 	IOCTL_RULE(ctx, SCMP_ACT_ERRNO(ENOTTY), IOCTL_TYPE_MASK, IOCTL_TYPE(FLOPPY_IOCTL_TYPE));
 }

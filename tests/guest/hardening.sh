@@ -6,6 +6,15 @@
 . "$(dirname "${BASH_SOURCE[0]}")/../vm/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
+# HARDENING_KEEP_GOING=1 reports every failed check instead of stopping at the
+# first: how to see which of them an older helper (EPHCRYPT_HELPER) fails.
+failures=0
+if [[ -n ${HARDENING_KEEP_GOING:-} ]]; then
+    set +e
+    trap - ERR
+    fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+fi
+
 require_root_and_dm
 setup_vg
 K1=$WORK/k1; make_key "$K1" 64
@@ -128,15 +137,18 @@ on_exit rm -rf "$MOVED"
 cp "${LVM_SYSTEM_DIR:-/etc/lvm}/lvm.conf" "$SYSDIR/lvm.conf"
 printf 'backup {\n backup_dir = "%s/backup"\n archive_dir = "%s/archive"\n}\n' \
     "$MOVED" "$MOVED" >>"$SYSDIR/lvm.conf"
+printf 'global {\n locking_dir = "%s/lock"\n}\n' "$MOVED" >>"$SYSDIR/lvm.conf"
+mkdir -m 0700 "$MOVED/lock"
 [[ $(LVM_SYSTEM_DIR=$SYSDIR lvmconfig --typeconfig full backup/backup_dir) == *"$MOVED/backup"* ]] ||
     skip "this LVM does not read backup_dir from the test's lvm.conf"
 LVM_SYSTEM_DIR=$SYSDIR call ephcrypt.lv_create s:$VG s:t3 i:$((8 << 20)) >/dev/null ||
     fail "lv_create with backup_dir and archive_dir moved to $MOVED failed"
 on_exit quietly lvremove -q -y "$VG/t3"
 [[ -s $MOVED/backup/$VG ]] || fail "no metadata backup in the moved backup_dir"
+[[ -e $MOVED/lock/V_$VG ]] || fail "no VG lock file in the moved locking_dir"
 ls "$MOVED/archive/$VG"_* >/dev/null 2>&1 || fail "no metadata archive in the moved archive_dir"
 LVM_SYSTEM_DIR=$SYSDIR call ephcrypt.lv_remove s:$VG s:t3 >/dev/null
-ok "backup_dir and archive_dir moved in lvm.conf: written by the helper's lvm"
+ok "backup_dir, archive_dir and locking_dir moved in lvm.conf: written by the helper's lvm"
 
 # 9. An LVM_SYSTEM_DIR that others may write (or not root's) is refused at start-up.
 for mode in 0777 0775; do
@@ -155,4 +167,5 @@ out=$(LVM_SYSTEM_DIR=$SYSDIR call ephcrypt.version 2>&1) && fail "LVM_SYSTEM_DIR
 ok "LVM_SYSTEM_DIR writable by group or others, or not root's: the helper does not start"
 
 run_cleanups || fail "cleanup failed"
-echo "hardening: $_vm_ok_count passed, 0 failed"
+echo "hardening: $_vm_ok_count sections, $failures failed checks"
+((failures == 0))
