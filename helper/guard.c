@@ -109,6 +109,9 @@ guard_crypt(struct call *c, const struct dmcrypt_req *r)
 	if (r->key_bits % 8 || (!r->passphrase_hash && r->key_len * 8 != r->key_bits))
 		return call_fail(c, EXC_VALUE, EINVAL, "key is %zu bytes but key_size is %u bits",
 				 r->key_len, r->key_bits);
+	if (r->passphrase_hash &&
+	    decide(c, policy_nova_passphrase(c->opt->policy, r->key_len, r->key_bits, &v), &v) < 0)
+		return -1;
 	if (decide(c, policy_cipher(c->opt->policy, r->cipher, r->key_bits, &v), &v) < 0 ||
 	    decide(c, policy_sector_size(c->opt->policy, r->sector_size, &v), &v) < 0)
 		return -1;
@@ -152,19 +155,37 @@ guard_dev_path(struct call *c, const char *path)
 	return 0;
 }
 
-/* Symlinks resolved, the kernel asked what the device is: an allowed LV or nothing. */
-int
-guard_device(struct call *c, const char *device)
+/*
+ * The VG and LV a device path names by its own text: /dev/VG/LV or
+ * /dev/mapper/VG-LV. Nothing else is looked at, so a refused path gets the
+ * same answer whatever exists behind it.
+ */
+static int
+device_text_lv(struct call *c, const char *device, char vg[OP_NAME_CAP], char lv[OP_NAME_CAP])
+{
+	const char *rest = device + 5, *slash = strchr(rest, '/');
+
+	if (strncmp(device, "/dev/mapper/", 12) == 0) {
+		if (mapper_split_lvm_name(device + 12, vg, lv) == 0)
+			return 0;
+	} else if (slash && !strchr(slash + 1, '/') && (size_t)(slash - rest) < OP_NAME_CAP &&
+		   strlen(slash + 1) < OP_NAME_CAP) {
+		snprintf(vg, OP_NAME_CAP, "%.*s", (int)(slash - rest), rest);
+		snprintf(lv, OP_NAME_CAP, "%s", slash + 1);
+		return 0;
+	}
+	return call_oserror(c, EACCES, "device '%s' is not named /dev/VG/LV or /dev/mapper/VG-LV",
+			    device);
+}
+
+/* The policy's verdict on the LV the path names, from its text alone. */
+static int
+guard_device_name(struct call *c, const char *device)
 {
 	char vg[OP_NAME_CAP], lv[OP_NAME_CAP];
-	struct op_error e;
-	int rc;
 
-	if (guard_dev_path(c, device) < 0)
+	if (guard_dev_path(c, device) < 0 || device_text_lv(c, device, vg, lv) < 0)
 		return -1;
-	rc = mapper_resolve_lv(device, vg, lv, c->t.node, &e);
-	if (rc < 0)
-		return call_op_fail(c, rc, &e);
 	if (!c->t.vg[0]) { /* for the audit record: the LV behind the device */
 		snprintf(c->t.vg, sizeof(c->t.vg), "%s", vg);
 		snprintf(c->t.lv, sizeof(c->t.lv), "%s", lv);
@@ -172,19 +193,87 @@ guard_device(struct call *c, const char *device)
 	return guard_lv(c, vg, lv);
 }
 
+/*
+ * First the path's text (an LV the policy allows), then the device behind
+ * it, symlinks resolved and the kernel asked: it must be that same LV.
+ */
+int
+guard_device(struct call *c, const char *device)
+{
+	char vg[OP_NAME_CAP], lv[OP_NAME_CAP], rvg[OP_NAME_CAP], rlv[OP_NAME_CAP];
+	struct op_error e;
+	int rc;
+
+	if (guard_device_name(c, device) < 0)
+		return -1;
+	(void)device_text_lv(c, device, vg, lv); /* passed just now */
+	rc = mapper_resolve_lv(device, rvg, rlv, c->t.node, &e);
+	if (rc < 0)
+		return call_op_fail(c, rc, &e);
+	if (strcmp(vg, rvg) != 0 || strcmp(lv, rlv) != 0)
+		return call_oserror(c, EACCES, "device '%s' is not the LV %s/%s its path names",
+				    device, vg, lv);
+	return 0;
+}
+
+/* /dev/mapper/NAME where NAME is a mapping the policy allows: a crypt mapping's path. */
+static const char *
+allowed_mapping_path(const struct call *c, const char *path)
+{
+	const char *name = strncmp(path, "/dev/mapper/", 12) == 0 ? path + 12 : NULL;
+
+	return name && guard_mapping_visible(c, name) ? name : NULL;
+}
+
+int
+guard_block_device_name(struct call *c, const char *path)
+{
+	return allowed_mapping_path(c, path) ? 0 : guard_device_name(c, path);
+}
+
 /* An allowed LV, or one of the policy's crypt mappings (an encrypted disk's path). */
 int
 guard_block_device(struct call *c, const char *path)
 {
-	const char *name = strncmp(path, "/dev/mapper/", 12) == 0 ? path + 12 : NULL;
-	char why[NAME_WHY_MAX];
+	const char *name = allowed_mapping_path(c, path);
 
-	if (name && name_check_dm(name, why, sizeof(why)) == 0 && mapper_is_crypt(name)) {
+	if (name && mapper_is_crypt(name)) {
 		snprintf(c->t.mapping, sizeof(c->t.mapping), "%s", name);
 		snprintf(c->t.node, sizeof(c->t.node), "%s", path); /* a root-only directory */
-		return guard_mapping(c, name);
+		return guard_mapping(c, name) < 0 ? -1 : guard_mapping_backing(c, name);
 	}
 	return guard_device(c, path);
+}
+
+/*
+ * A crypt mapping is the caller's only if what it sits on is: an admin's
+ * mapping with an allowed-looking name over an LV outside the policy is
+ * neither shown nor closed. A mapping that is not dm-crypt is left for the
+ * operation to refuse.
+ */
+int
+guard_mapping_backing(struct call *c, const char *name)
+{
+	char vg[OP_NAME_CAP], lv[OP_NAME_CAP];
+	struct op_error e;
+	int rc;
+
+	if (!mapper_is_crypt(name))
+		return 0;
+	if ((rc = mapper_backing_lv(name, vg, lv, &e)) < 0)
+		return call_op_fail(c, rc, &e);
+	if (!c->t.vg[0]) { /* for the audit record: the LV behind the mapping */
+		snprintf(c->t.vg, sizeof(c->t.vg), "%s", vg);
+		snprintf(c->t.lv, sizeof(c->t.lv), "%s", lv);
+	}
+	if (guard_lv(c, vg, lv) < 0) {
+		size_t n = strlen(c->err.msg);
+
+		snprintf(c->err.msg + n, sizeof(c->err.msg) - n, " (the LV mapping '%s' sits on)",
+			 name);
+		return -1;
+	}
+	return 0;
 }
 
 bool
@@ -195,6 +284,15 @@ guard_lv_visible(const struct call *c, const char *vg, const char *lv)
 
 	return name_check_lv(lv, why, sizeof(why)) == 0 &&
 	       policy_lv(c->opt->policy, vg, lv, &v) == 0;
+}
+
+bool
+guard_mapping_backing_visible(const struct call *c, const char *name)
+{
+	char vg[OP_NAME_CAP], lv[OP_NAME_CAP];
+	struct op_error e;
+
+	return mapper_backing_lv(name, vg, lv, &e) == 0 && guard_lv_visible(c, vg, lv);
 }
 
 bool

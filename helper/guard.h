@@ -36,15 +36,25 @@ int guard_dev_path(struct call *c, const char *path);
 int guard_deny(struct call *c, const char *rule, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /*
- * Re-resolution at the point of privilege: the device (symlinks followed,
- * the kernel asked) must be an LV whose VG and name the policy allows; its
+ * Re-resolution at the point of privilege: the path must name an LV the
+ * policy allows (/dev/VG/LV or /dev/mapper/VG-LV, decided from its text),
+ * and the device (symlinks followed, the kernel asked) must be that LV; its
  * own /dev/mapper node goes to c->t.node, which is what operations open.
  */
 int guard_device(struct call *c, const char *device);
+/*
+ * guard_block_device's decision from the path's text and the policy alone
+ * (nothing outside /dev looked at): what may be said before existence is.
+ */
+int guard_block_device_name(struct call *c, const char *path);
 /* guard_device, or one of the policy's active dm-crypt mappings by its /dev/mapper path. */
 int guard_block_device(struct call *c, const char *path);
+/* A crypt mapping's backing device must be an LV the policy allows (after guard_mapping). */
+int guard_mapping_backing(struct call *c, const char *name);
 /* Listing filters: may the caller see this name? (Grammar and policy, no error set.) */
 bool guard_lv_visible(const struct call *c, const char *vg, const char *lv);
 bool guard_mapping_visible(const struct call *c, const char *name);
+/* A crypt mapping's backing LV is one the policy shows (crypt_list). */
+bool guard_mapping_backing_visible(const struct call *c, const char *name);
 
 #endif

@@ -560,7 +560,7 @@ main(int argc, char **argv)
 	detach(&opt);
 	quiet_stdio();
 	lock_memory();
-	sandbox_apply();
+	sandbox_apply(&opt.lvm);
 	hello(fd, &opt);
 	startup_log_end();
 	rc = serve(fd, &opt);

@@ -143,12 +143,17 @@ ephcrypt_lv_create(struct call *c)
 	return put_kuint(c->ret, "size", li.size);
 }
 
-/* lvremove refuses an open LV by itself; that refusal comes back as EBUSY. */
+/*
+ * Exactly this LV: one with LVs hanging off it (snapshots, thin volumes) or
+ * of a kind the helper does not make (a pool, an admin's snapshot) is
+ * refused before lvremove runs. lvremove refuses an open LV by itself; that
+ * refusal comes back as EBUSY.
+ */
 static int
 remove_lv(struct call *c)
 {
 	struct op_error e;
-	int rc = lvm_lv_remove(&c->opt->lvm, c->t.vg, c->t.lv, &e);
+	int rc = lvm_lv_remove_exact(&c->opt->lvm, c->t.vg, c->t.lv, &e);
 
 	return rc < 0 ? call_op_fail(c, rc, &e) : 0;
 }
@@ -323,7 +328,8 @@ static int
 ephcrypt_crypt_close(struct call *c)
 {
 	if (arg_cstr(c, 0, c->t.mapping, sizeof(c->t.mapping)) < 0 ||
-	    guard_mapping(c, c->t.mapping) < 0 || close_mapping(c) < 0)
+	    guard_mapping(c, c->t.mapping) < 0 || guard_mapping_backing(c, c->t.mapping) < 0 ||
+	    close_mapping(c) < 0)
 		return -1;
 	return mp_put_nil(c->ret);
 }
@@ -338,7 +344,7 @@ ephcrypt_crypt_status(struct call *c)
 	int rc;
 
 	if (arg_cstr(c, 0, c->t.mapping, sizeof(c->t.mapping)) < 0 ||
-	    guard_mapping(c, c->t.mapping) < 0)
+	    guard_mapping(c, c->t.mapping) < 0 || guard_mapping_backing(c, c->t.mapping) < 0)
 		return -1;
 	if ((rc = dmcrypt_status(c->t.mapping, &st, &e)) < 0)
 		return call_op_fail(c, rc, &e);
@@ -364,7 +370,8 @@ show_mapping(const char *name, void *arg)
 {
 	struct shown *s = arg;
 
-	if (guard_mapping_visible(s->c, name)) /* the grammar keeps it under OP_NAME_CAP */
+	/* Its name and the LV it sits on (the grammar keeps the name under OP_NAME_CAP). */
+	if (guard_mapping_visible(s->c, name) && guard_mapping_backing_visible(s->c, name))
 		snprintf(s->names[s->n++], OP_NAME_CAP, "%s", name);
 	return s->n < LIST_MAX;
 }
@@ -421,22 +428,32 @@ ephcrypt_disk_create(struct call *c)
 	return -1;
 }
 
+/*
+ * What is in the way (snapshots, a pool's volumes) is found before anything
+ * changes: the mapping stays open when its LV may not go. A mapping or an LV
+ * already gone is not an error here.
+ */
 static int
 ephcrypt_disk_destroy(struct call *c)
 {
-	bool closed = false, exists = true;
+	bool closed = false, exists;
+	struct op_error e;
+	int rc;
 
 	if (vg_lv_args(c) < 0 || mapping_for_lv(c) < 0)
 		return -1;
-	if (mapper_exists(c->t.mapping)) { /* a mapping already gone is not an error here */
-		if (close_mapping(c) < 0)
+	rc = lvm_lv_removable(&c->opt->lvm, c->t.vg, c->t.lv, &e);
+	if (rc < 0 && rc != -ENOENT)
+		return call_op_fail(c, rc, &e);
+	exists = rc == 0;
+	if (mapper_exists(c->t.mapping)) {
+		if (guard_mapping_backing(c, c->t.mapping) < 0 || close_mapping(c) < 0)
 			return -1;
 		closed = true;
 	}
-	if (remove_lv(c) < 0) {
-		if (c->err.errnum != ENOENT) /* nor is a missing LV */
-			return -1;
-		call_error_clear(&c->err);
+	if (exists && (rc = lvm_lv_remove(&c->opt->lvm, c->t.vg, c->t.lv, &e)) < 0) {
+		if (rc != -ENOENT)
+			return call_op_fail(c, rc, &e);
 		exists = false;
 	}
 	mp_put_map(c->ret, 2);

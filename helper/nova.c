@@ -24,9 +24,10 @@
 #include "ops/dm.h"
 #include "ops/lvm.h"
 
-#define CLEAR_CHUNK  (1u << 20)
-#define REPORT_ARGV  24 /* "lvm" and a report's arguments */
-#define SHRED_PASSES 3
+#define CLEAR_CHUNK	(1u << 20)
+#define REPORT_ARGV	24 /* "lvm" and a report's arguments */
+#define SHRED_PASSES	3
+#define LVM_EXIT_FAILED 5 /* lvm's ECMD_FAILED */
 
 /* [stdout, stderr], as Nova's execute() returns them. */
 static int
@@ -68,9 +69,58 @@ put_visible_lvs(struct call *c, const char *vg, const char *out, const char *err
 	return 0;
 }
 
+/* Is any comma-separated part of cell (brackets stripped) an LV of vg the caller may not see? */
+static bool
+names_unseen_lv(const struct call *c, const char *vg, const struct lvm_names *all, const char *cell,
+		size_t len)
+{
+	for (const char *p = cell, *end = cell + len; p < end;) {
+		size_t n =
+			strcspn(p, ",") < (size_t)(end - p) ? strcspn(p, ",") : (size_t)(end - p);
+		char tok[OP_NAME_CAP], bare[OP_NAME_CAP];
+
+		snprintf(tok, sizeof(tok), "%.*s", (int)(n < OP_NAME_CAP - 1 ? n : OP_NAME_CAP - 1),
+			 p);
+		lv_bare_name(tok, bare);
+		for (size_t k = 0; k < all->n; k++) {
+			char name[OP_NAME_CAP];
+
+			lv_bare_name(all->names[k], name);
+			if (strcmp(name, bare) == 0 && !guard_lv_visible(c, vg, name))
+				return true;
+		}
+		p += n + 1;
+	}
+	return false;
+}
+
+/*
+ * A report's '|'-separated cells with every one that names an LV outside the
+ * policy emptied (a snapshot's origin, a thin volume's pool, ancestors): what
+ * the caller may see of an allowed LV never names one it may not.
+ */
+static void
+hide_unseen_lvs(const struct call *c, const char *vg, const struct lvm_names *all, char *text)
+{
+	char *dst = text;
+
+	for (const char *p = text; *p;) {
+		size_t len = strcspn(p, "|\n"), lead = strspn(p, " ");
+		bool hide = lead < len && names_unseen_lv(c, vg, all, p + lead, len - lead);
+
+		memmove(dst, p, hide ? lead : len);
+		dst += hide ? lead : len;
+		p += len;
+		if (*p)
+			*dst++ = *p++;
+	}
+	*dst = '\0';
+}
+
 /* Run an LVM report as Nova would, replying [stdout, stderr]; argv[0] is the tool name. */
 static int
-report(struct call *c, const char *const argv[], int attempts, bool is_lvlist, const char *vg)
+report_hiding(struct call *c, const char *const argv[], int attempts, bool is_lvlist,
+	      const struct lvm_names *all)
 {
 	const char *full[REPORT_ARGV] = { "lvm" };
 	struct lvm_out o;
@@ -80,14 +130,22 @@ report(struct call *c, const char *const argv[], int attempts, bool is_lvlist, c
 		full[k + 1] = argv[k];
 	if (lvm_run(&c->opt->lvm, full, attempts, &o) < 0)
 		return call_oserror(c, EIO, "cannot run %s", c->opt->lvm.path);
+	if (o.status == 0 && all && o.out)
+		hide_unseen_lvs(c, c->t.vg, all, o.out);
 	if (o.status != 0)
 		rc = call_process_error(c, o.out, o.err, o.status, argv);
 	else if (is_lvlist)
-		rc = put_visible_lvs(c, vg, o.out ? o.out : "", o.err);
+		rc = put_visible_lvs(c, c->t.vg, o.out ? o.out : "", o.err);
 	else
 		put_out_err(c->ret, o.out, o.err);
 	lvm_out_free(&o);
 	return rc;
+}
+
+static int
+report(struct call *c, const char *const argv[], int attempts, bool is_lvlist)
+{
+	return report_hiding(c, argv, attempts, is_lvlist, NULL);
 }
 
 /* "/dev/VG/LV" into the target, checked; Nova never passes another form. */
@@ -135,7 +193,7 @@ nova_fs_vginfo(struct call *c)
 		"-o",  "vg_size,vg_free", vg,		NULL
 	};
 
-	return vg_arg_nova(c, 0, vg, sizeof(vg)) < 0 ? -1 : report(c, argv, 3, false, NULL);
+	return vg_arg_nova(c, 0, vg, sizeof(vg)) < 0 ? -1 : report(c, argv, 3, false);
 }
 
 static int
@@ -144,7 +202,7 @@ nova_fs_lvlist(struct call *c)
 	char vg[160];
 	const char *argv[] = { "lvs", "--noheadings", "-o", "lv_name", vg, NULL };
 
-	return vg_arg_nova(c, 0, vg, sizeof(vg)) < 0 ? -1 : report(c, argv, 3, true, c->t.vg);
+	return vg_arg_nova(c, 0, vg, sizeof(vg)) < 0 ? -1 : report(c, argv, 3, true);
 }
 
 static int
@@ -153,16 +211,37 @@ nova_fs_lvinfo(struct call *c)
 	char path[300];
 	const char *argv[] = { "lvs", "-o", "vg_all,lv_all", "--separator", "|", path, NULL };
 
-	return lv_path_arg(c, 0, path, sizeof(path)) < 0 ? -1 : report(c, argv, 1, false, NULL);
+	struct lvm_names all;
+	struct op_error e;
+	int rc;
+
+	if (lv_path_arg(c, 0, path, sizeof(path)) < 0)
+		return -1;
+	/* The VG's LV names first: the report may name some the caller may not see. */
+	if ((rc = lvm_lv_names_all(&c->opt->lvm, c->t.vg, &all, &e)) < 0)
+		return call_op_fail(c, rc, &e);
+	rc = report_hiding(c, argv, 1, false, &all);
+	lvm_names_free(&all);
+	return rc;
 }
 
 static int
 nova_fs_lvremove(struct call *c)
 {
 	char path[300];
-	const char *argv[] = { "lvremove", "-f", path, NULL };
+	/* --yes only once nothing else would go with it (lvm_lv_removable). */
+	const char *argv[] = { "lvremove", "--yes", path, NULL };
+	char err[OP_WHY_MAX + 4];
+	struct op_error e;
+	int rc;
 
-	if (lv_path_arg(c, 0, path, sizeof(path)) < 0 || report(c, argv, 3, false, NULL) < 0)
+	if (lv_path_arg(c, 0, path, sizeof(path)) < 0)
+		return -1;
+	if ((rc = lvm_lv_removable(&c->opt->lvm, c->t.vg, c->t.lv, &e)) < 0) {
+		snprintf(err, sizeof(err), "  %s\n", e.why); /* as lvremove words a refusal */
+		return call_process_error(c, "", err, LVM_EXIT_FAILED, argv);
+	}
+	if (report(c, argv, 3, false) < 0)
 		return -1;
 	mp_buf_reset(c->ret);
 	return mp_put_nil(c->ret);
@@ -193,7 +272,7 @@ nova_fs_lvcreate(struct call *c)
 		return -1;
 	snprintf(sz, sizeof(sz), "%llub", (unsigned long long)size);
 	snprintf(pre, sizeof(pre), "%llub", (unsigned long long)prealloc);
-	if (report(c, prealloc ? sparse : plain, 3, false, NULL) < 0)
+	if (report(c, prealloc ? sparse : plain, 3, false) < 0)
 		return -1;
 	mp_buf_reset(c->ret);
 	return mp_put_nil(c->ret);
@@ -210,7 +289,8 @@ nova_fs_blockdev_size(struct call *c)
 
 	if (arg_cstr(c, 0, c->t.device, sizeof(c->t.device)) < 0)
 		return -1;
-	if (guard_dev_path(c, c->t.device) < 0) /* no probing of other paths for existence */
+	/* Decided from the path's text first: no probing of other paths for existence. */
+	if (guard_block_device_name(c, c->t.device) < 0)
 		return -1;
 	if (access(c->t.device, F_OK) < 0) { /* Nova turns this into VolumeBDMPathNotFound */
 		snprintf(err, sizeof(err), "blockdev: cannot open %s: %s\n", c->t.device,
@@ -358,7 +438,7 @@ nova_libvirt_dmcrypt_delete_volume(struct call *c)
 	if (strlen(name) >= sizeof(c->t.mapping))
 		return call_fail(c, EXC_VALUE, EINVAL, "target '%.64s...' is too long", name);
 	memcpy(c->t.mapping, name, strlen(name) + 1);
-	if (guard_mapping(c, c->t.mapping) < 0)
+	if (guard_mapping(c, c->t.mapping) < 0 || guard_mapping_backing(c, c->t.mapping) < 0)
 		return -1;
 	if (!mapper_exists(c->t.mapping)) { /* cryptsetup names the target as given */
 		snprintf(e.why, sizeof(e.why), "Device %s is not active.", target);

@@ -46,27 +46,73 @@
  * Writes through descriptors opened earlier (the audit log) are unaffected:
  * they belong to the host's mounts, not to the namespace's copies.
  */
-#define WRITABLE_MAX 7
+#define WRITABLE_MAX (4 + LVM_CONFIG_DIRS)
 
-/* LVM's: its system dir is lvm.c's LVM_SYSTEM_DIR when lvm gets one, else /etc/lvm. */
+/*
+ * LVM_SYSTEM_DIR names where lvm reads lvm.conf: one a non-root user could
+ * write to would hand them LVM's configuration (and its hooks), so it must
+ * be a root-owned folder that neither group nor others can write.
+ */
+static void
+check_lvm_system_dir(void)
+{
+	const char *dir = getenv("LVM_SYSTEM_DIR");
+	struct stat st;
+
+	if (!dir)
+		return;
+	if (dir[0] != '/' || strlen(dir) >= LVM_SYSTEM_DIR_MAX)
+		errx(1, "sandbox: LVM_SYSTEM_DIR '%.64s' is not an absolute path under %d bytes",
+		     dir, LVM_SYSTEM_DIR_MAX);
+	if (stat(dir, &st) < 0)
+		err(1, "sandbox: LVM_SYSTEM_DIR '%s'", dir);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		errx(1,
+		     "sandbox: LVM_SYSTEM_DIR '%s' must be a folder owned by root that group and "
+		     "others cannot write (it is %s, uid %u, mode %04o)",
+		     dir, S_ISDIR(st.st_mode) ? "a folder" : "not a folder", (unsigned)st.st_uid,
+		     (unsigned)(st.st_mode & 07777));
+}
+
+/*
+ * The folders LVM writes to, from its effective configuration (lvm.conf may
+ * move backup_dir, archive_dir and locking_dir); when lvm cannot say, its
+ * defaults under the system dir. A configured folder too broad to open up
+ * (such as "/") is fatal.
+ */
 static size_t
-writable_dirs(char dirs[WRITABLE_MAX][PATH_MAX])
+lvm_dirs(const struct lvm_config *lvm, char dirs[][PATH_MAX])
+{
+	const char *sys = getenv("LVM_SYSTEM_DIR");
+	struct op_error e;
+	int rc = lvm_config_dirs(lvm, dirs, &e);
+
+	if (rc == -EPERM)
+		errx(1, "sandbox: %s", e.why);
+	if (rc == 0)
+		return LVM_CONFIG_DIRS;
+	fprintf(stderr, "ephcrypt-helper: %s; using LVM's default folders\n", e.why);
+	if (!sys || strlen(sys) >= LVM_SYSTEM_DIR_MAX || sys[0] != '/') /* as lvm.c passes it on */
+		sys = "/etc/lvm";
+	snprintf(dirs[0], PATH_MAX, "%s/archive", sys);
+	snprintf(dirs[1], PATH_MAX, "%s/backup", sys);
+	snprintf(dirs[2], PATH_MAX, "/run/lock/lvm");
+	return 3;
+}
+
+static size_t
+writable_dirs(const struct lvm_config *lvm, char dirs[WRITABLE_MAX][PATH_MAX])
 {
 	static const char *const fixed[] = {
 		"/dev",		   /* device nodes and /dev/VG links without udev */
-		"/run/lock/lvm",   /* LVM's locks */
-		"/run/lvm",	   /* LVM's hints */
+		"/run/lvm",	   /* LVM's hints and run files (compiled in, not configurable) */
 		"/run/cryptsetup", /* libcryptsetup's locks */
 	};
-	const char *sys = getenv("LVM_SYSTEM_DIR");
 	size_t n = 0;
 
-	if (!sys || strlen(sys) >= LVM_SYSTEM_DIR_MAX || sys[0] != '/') /* as lvm.c passes it on */
-		sys = "/etc/lvm";
 	for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++)
 		snprintf(dirs[n++], PATH_MAX, "%s", fixed[k]);
-	snprintf(dirs[n++], PATH_MAX, "%s/archive", sys);
-	snprintf(dirs[n++], PATH_MAX, "%s/backup", sys);
+	n += lvm_dirs(lvm, dirs + n);
 	/* The audit log's: after a rotation the helper opens (creates) the log again. */
 	if (audit_log_dir(dirs[n], PATH_MAX) == 0)
 		n++;
@@ -188,11 +234,11 @@ set_rdonly(const char *path, bool rdonly, bool recursive)
 }
 
 static void
-confine_filesystem(void)
+confine_filesystem(const struct lvm_config *lvm)
 {
 	char dirs[WRITABLE_MAX][PATH_MAX];
 	bool found[WRITABLE_MAX];
-	size_t n = writable_dirs(dirs);
+	size_t n = writable_dirs(lvm, dirs);
 
 	private_namespace();
 	for (size_t k = 0; k < n; k++)
@@ -361,10 +407,11 @@ sandbox_seccomp(void)
 }
 
 void
-sandbox_apply(void)
+sandbox_apply(const struct lvm_config *lvm)
 {
+	check_lvm_system_dir();
 	/* First: mount and unshare need the full CAP_SYS_ADMIN and no seccomp filter yet. */
-	confine_filesystem();
+	confine_filesystem(lvm);
 	drop_capabilities();
 	harden_process();
 	sandbox_seccomp();

@@ -33,8 +33,14 @@ extern const size_t sandbox_groups_len;
 extern const struct syscall_errno sandbox_errno[];
 extern const size_t sandbox_errno_len;
 
-/* Capabilities, no_new_privs, the mount namespace, seccomp; fatal on failure. */
-void sandbox_apply(void);
+struct lvm_config;
+
+/*
+ * LVM_SYSTEM_DIR checked, then the mount namespace (LVM's folders as its
+ * configuration names them writable), capabilities, no_new_privs, seccomp;
+ * fatal on failure.
+ */
+void sandbox_apply(const struct lvm_config *lvm);
 
 /* Rules that pin arguments (ioctl, socket, prctl, clone, kill). */
 void sandbox_add_arg_rules(scmp_filter_ctx ctx);

@@ -37,7 +37,7 @@ static const char *const sections[] = {
 };
 
 /* [crypto] settings given at most once; the flags come first, as enum policy_flag. */
-enum setting { SET_SECTORS = PF_COUNT, SET_HASH, SET_COUNT };
+enum setting { SET_SECTORS = PF_COUNT, SET_HASH, SET_PASS_MIN, SET_COUNT };
 
 /* dm-crypt table spellings of enum policy_flag, for messages. */
 static const char *const flagnames[] = {
@@ -490,6 +490,20 @@ d_choice(struct parser *ps, const struct directive *d, char **w)
 	return 0;
 }
 
+/* The shortest Nova passphrase, in bytes (Nova sends 2 hex characters a key byte). */
+static int
+d_pass_min(struct parser *ps, const struct directive *d, char **w)
+{
+	uint64_t n;
+	char b[NAME_SHOW_CAP];
+
+	if (parse_u64(w[1], 1, MAX_KEY_BITS / 4, &n) < 0)
+		return perr(ps, "passphrase length '%s' is not a number in 1..%d", show(w[1], b),
+			    MAX_KEY_BITS / 4);
+	ps->p->set[d->set] = (unsigned)n;
+	return 0;
+}
+
 static const struct directive directives[] = {
 	{ "uid", S_CALLERS, 2, 2, -1, "uid NUMBER", d_caller },
 	{ "user", S_CALLERS, 2, 2, -1, "user NAME", d_caller },
@@ -506,6 +520,8 @@ static const struct directive directives[] = {
 	{ "nova-passphrase-hash", S_CRYPTO, 2, 2, SET_HASH, "nova-passphrase-hash ripemd160|sha256",
 	  d_choice },
 	{ "entrypoint", S_FORWARD, 2, 2, -1, "entrypoint PATTERN", d_pattern },
+	{ "nova-passphrase-min", S_CRYPTO, 2, 2, SET_PASS_MIN, "nova-passphrase-min BYTES",
+	  d_pass_min },
 };
 
 static int
@@ -849,6 +865,20 @@ policy_flag(const struct policy *p, enum policy_flag f, struct verdict *v)
 	return deny(p, p->setline[f], v, "flag '%s' is not allowed by [crypto]", flagnames[f]);
 }
 
+/* Unset, the minimum is what Nova sends for a key of key_bits: its hex, key_bits / 4 bytes. */
+int
+policy_nova_passphrase(const struct policy *p, size_t len, unsigned key_bits, struct verdict *v)
+{
+	unsigned min = p->set[SET_PASS_MIN] ? p->set[SET_PASS_MIN] : key_bits / 4;
+
+	if (len >= min)
+		return allow(p, p->setline[SET_PASS_MIN], v);
+	return deny(p, p->setline[SET_PASS_MIN], v,
+		    "Nova passphrase is %zu bytes, [crypto] needs at least %u (%s)", len, min,
+		    p->set[SET_PASS_MIN] ? "nova-passphrase-min"
+					 : "the hex of a key of key_size bits");
+}
+
 const char *
 policy_nova_hash(const struct policy *p)
 {
@@ -980,6 +1010,8 @@ sumcrypto(const struct policy *p, FILE *out)
 	for (i = PF_NO_READ_WORKQUEUE; i < NELEM(flagnames); i++)
 		fprintf(out, "; %s %s", flagnames[i], p->set[i] ? "allowed" : "refused");
 	fprintf(out, "\nnova passphrase hash: %s\n", hashes[p->set[SET_HASH]]);
+	if (p->set[SET_PASS_MIN])
+		fprintf(out, "nova passphrase: at least %u bytes\n", p->set[SET_PASS_MIN]);
 }
 
 void

@@ -56,6 +56,9 @@ int policy_mapping(const struct policy *p, const char *name, struct verdict *v);
 int policy_cipher(const struct policy *p, const char *cipher, unsigned key_bits, struct verdict *v);
 int policy_sector_size(const struct policy *p, unsigned bytes, struct verdict *v);
 int policy_flag(const struct policy *p, enum policy_flag f, struct verdict *v);
+/* A Nova passphrase of len bytes for a key of key_bits: long enough? (nova-passphrase-min) */
+int policy_nova_passphrase(const struct policy *p, size_t len, unsigned key_bits,
+			   struct verdict *v);
 /* Hash for Nova-compatible passphrase keys ("ripemd160" unless set). */
 const char *policy_nova_hash(const struct policy *p);
 

@@ -161,3 +161,23 @@ mapper_resolve_lv(const char *device, char vg[OP_NAME_CAP], char lv[OP_NAME_CAP]
 		return op_fail(e, EPERM, "device '%s' changed while it was checked", device);
 	return 0;
 }
+
+int
+mapper_backing_lv(const char *name, char vg[OP_NAME_CAP], char lv[OP_NAME_CAP], struct op_error *e)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_DEPS);
+	struct dm_deps *deps = NULL;
+	char dmname[2 * OP_NAME_CAP + 8];
+	int rc = 0;
+
+	if (!dmt || !dm_task_set_name(dmt, name) || !dm_task_run(dmt) ||
+	    !(deps = dm_task_get_deps(dmt)))
+		rc = op_fail(e, ENOENT, "mapping '%s' does not exist", name);
+	else if (deps->count != 1 ||
+		 lvm_name_of((dev_t)deps->device[0], dmname, sizeof(dmname)) < 0 ||
+		 mapper_split_lvm_name(dmname, vg, lv) < 0)
+		rc = op_fail(e, EPERM, "mapping '%s' does not sit on an LVM logical volume", name);
+	if (dmt)
+		dm_task_destroy(dmt);
+	return rc;
+}

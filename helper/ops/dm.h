@@ -32,4 +32,8 @@ int mapper_split_lvm_name(const char *dm, char vg[OP_NAME_CAP], char lv[OP_NAME_
 int mapper_resolve_lv(const char *device, char vg[OP_NAME_CAP], char lv[OP_NAME_CAP],
 		      char node[DM_NODE_CAP], struct op_error *e);
 
+/* The LV a mapping sits on (its one dependency, asked of the kernel); 0, -ENOENT or -EPERM. */
+int mapper_backing_lv(const char *name, char vg[OP_NAME_CAP], char lv[OP_NAME_CAP],
+		      struct op_error *e);
+
 #endif

@@ -8,12 +8,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -86,8 +88,28 @@ ms_left(const struct timespec *deadline)
 	return (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
 }
 
+/* The child, by its pidfd: a signal that reaches no other process, even once the pid is reused. */
 static void
-collect(struct lvm_out *o, int outfd, int errfd, unsigned timeout_s, pid_t pid)
+kill_child(int pidfd)
+{
+	if (pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+}
+
+/*
+ * fork(), plus a pidfd for the child from clone itself (CLONE_PIDFD, Linux
+ * 5.2): the filter allows neither kill nor pidfd_open, so no other process
+ * can be signalled. The child only execs, so glibc's fork handlers are not
+ * needed.
+ */
+static pid_t
+fork_with_pidfd(int *pidfd)
+{
+	return (pid_t)syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, 0, pidfd, 0, 0);
+}
+
+static void
+collect(struct lvm_out *o, int outfd, int errfd, unsigned timeout_s, int pidfd)
 {
 	struct pollfd pfd[2] = { { .fd = outfd, .events = POLLIN },
 				 { .fd = errfd, .events = POLLIN } };
@@ -99,7 +121,7 @@ collect(struct lvm_out *o, int outfd, int errfd, unsigned timeout_s, pid_t pid)
 		long left = ms_left(&deadline);
 
 		if (left <= 0) {
-			kill(pid, SIGKILL);
+			kill_child(pidfd);
 			o->timed_out = true;
 			break;
 		}
@@ -117,7 +139,7 @@ static int
 run_once(const struct lvm_config *cfg, const char *const argv[], struct lvm_out *o)
 {
 	char *env[LVM_ENV_MAX], sysdir[LVM_SYSTEM_DIR_MAX + 16];
-	int op[2], ep[2], status;
+	int op[2], ep[2], status, pidfd = -1;
 	pid_t pid;
 
 	memset(o, 0, sizeof(*o));
@@ -130,15 +152,17 @@ run_once(const struct lvm_config *cfg, const char *const argv[], struct lvm_out 
 		close(op[1]);
 		return -EIO;
 	}
-	pid = fork();
+	pid = fork_with_pidfd(&pidfd);
 	if (pid == 0)
 		child(cfg->path, argv, env, op[1], ep[1]);
 	close(op[1]);
 	close(ep[1]);
 	if (pid > 0)
-		collect(o, op[0], ep[0], cfg->timeout_s, pid);
+		collect(o, op[0], ep[0], cfg->timeout_s, pidfd);
 	close(op[0]);
 	close(ep[0]);
+	if (pidfd >= 0)
+		close(pidfd);
 	if (pid < 0)
 		return -EIO;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -430,11 +454,22 @@ lvm_lv_remove(const struct lvm_config *cfg, const char *vg, const char *lv, stru
 	return rc;
 }
 
-int
-lvm_lv_names(const struct lvm_config *cfg, const char *vg, struct lvm_names *ln, struct op_error *e)
+/* lvs's lv_name column for vg; hidden LVs too (bracketed) when all. */
+static int
+names_report(const struct lvm_config *cfg, const char *vg, bool all, struct lvm_names *ln,
+	     struct op_error *e)
 {
-	const char *argv[] = { "lvm", "lvs", "--reportformat", "json", "-o", "lv_name", "--",
-			       vg,    NULL };
+	/* "-a", or a harmless "--nosuffix" in its place: before "--", never after it. */
+	const char *argv[] = { "lvm",
+			       "lvs",
+			       all ? "-a" : "--nosuffix",
+			       "--reportformat",
+			       "json",
+			       "-o",
+			       "lv_name",
+			       "--",
+			       vg,
+			       NULL };
 	struct lvm_out o;
 	int rc = run_checked(cfg, "lv_list", argv, &o, e);
 
@@ -442,6 +477,224 @@ lvm_lv_names(const struct lvm_config *cfg, const char *vg, struct lvm_names *ln,
 	ln->n = 0;
 	if (rc == 0)
 		rc = lvm_parse_names(o.out, ln, e);
+	lvm_out_free(&o);
+	return rc;
+}
+
+int
+lvm_lv_names(const struct lvm_config *cfg, const char *vg, struct lvm_names *ln, struct op_error *e)
+{
+	return names_report(cfg, vg, false, ln, e);
+}
+
+/* An LV name as a report gives it: hidden ones come in brackets. */
+void
+lv_bare_name(const char *in, char out[OP_NAME_CAP])
+{
+	size_t n = strlen(in);
+
+	if (n >= 2 && in[0] == '[' && in[n - 1] == ']')
+		snprintf(out, OP_NAME_CAP, "%.*s", (int)(n - 2), in + 1);
+	else
+		snprintf(out, OP_NAME_CAP, "%s", in);
+}
+
+/* The row whose (bare) lv_name is name, or NULL. */
+static json_object *
+row_named(json_object *rows, const char *name)
+{
+	char bare[OP_NAME_CAP];
+
+	for (size_t k = 0; k < json_object_array_length(rows); k++) {
+		json_object *row = json_object_array_get_idx(rows, k);
+
+		lv_bare_name(field_str(row, "lv_name"), bare);
+		if (strcmp(bare, name) == 0)
+			return row;
+	}
+	return NULL;
+}
+
+/* The kinds the helper makes: a plain LV, or Nova's sparse snapshot of a virtual (zero) origin. */
+static bool
+made_kind(json_object *rows, json_object *row)
+{
+	const char *origin = field_str(row, "origin"), *role = field_str(row, "lv_role");
+	char bare[OP_NAME_CAP];
+	json_object *o;
+
+	if (strcmp(field_str(row, "segtype"), "linear") != 0 &&
+	    strcmp(field_str(row, "segtype"), "striped") != 0)
+		return false;
+	if (!origin[0])
+		return strstr(role, "snapshot") == NULL;
+	lv_bare_name(origin, bare);
+	o = row_named(rows, bare);
+	return o && strcmp(field_str(o, "segtype"), "zero") == 0;
+}
+
+/* Names of the LVs that hang off lv (snapshots, thin volumes, a pool's parts), into out. */
+static size_t
+dependents(json_object *rows, const char *lv, char *out, size_t cap)
+{
+	static const char *const refs[] = { "origin", "pool_lv", "data_lv", "metadata_lv" };
+	char bare[OP_NAME_CAP];
+	size_t n = 0, used = 0;
+
+	out[0] = '\0';
+	for (size_t k = 0; k < json_object_array_length(rows); k++) {
+		json_object *row = json_object_array_get_idx(rows, k);
+
+		for (size_t f = 0; f < sizeof(refs) / sizeof(refs[0]); f++) {
+			lv_bare_name(field_str(row, refs[f]), bare);
+			if (strcmp(bare, lv) != 0)
+				continue;
+			if (used < cap)
+				used += (size_t)snprintf(out + used, cap - used, "%s'%s'",
+							 n ? ", " : "", field_str(row, "lv_name"));
+			n++;
+			break;
+		}
+	}
+	return n;
+}
+
+int
+lvm_parse_removable(const char *json, const char *vg, const char *lv, struct op_error *e)
+{
+	json_object *root, *rows = report_rows(json, "lv", &root), *row;
+	char deps[OP_REASON_MAX];
+	int rc = 0;
+
+	if (!rows)
+		rc = op_fail(e, EIO, "lv_remove: unexpected lvm report output");
+	else if (!(row = row_named(rows, lv)))
+		rc = op_fail(e, ENOENT, "logical volume '%s/%s' not found", vg, lv);
+	else if (dependents(rows, lv, deps, sizeof(deps)))
+		rc = op_fail(e, EBUSY,
+			     "logical volume '%s/%s' is not removed: %s depend on it and would "
+			     "go with it",
+			     vg, lv, deps);
+	else if (!made_kind(rows, row))
+		rc = op_fail(e, EPERM,
+			     "logical volume '%s/%s' is a %s LV (role %s, origin '%s'): only plain "
+			     "LVs and sparse snapshots of a virtual origin are removed",
+			     vg, lv, field_str(row, "segtype"), field_str(row, "lv_role"),
+			     field_str(row, "origin"));
+	json_object_put(root);
+	return rc;
+}
+
+int
+lvm_lv_removable(const struct lvm_config *cfg, const char *vg, const char *lv, struct op_error *e)
+{
+	const char *argv[] = { "lvm",
+			       "lvs",
+			       "-a",
+			       "--reportformat",
+			       "json",
+			       "-o",
+			       "lv_name,segtype,origin,pool_lv,data_lv,metadata_lv,lv_role",
+			       "--",
+			       vg,
+			       NULL };
+	struct lvm_out o;
+	int rc = run_checked(cfg, "lv_remove", argv, &o, e);
+
+	if (rc == 0)
+		rc = lvm_parse_removable(o.out, vg, lv, e);
+	lvm_out_free(&o);
+	return rc;
+}
+
+int
+lvm_lv_remove_exact(const struct lvm_config *cfg, const char *vg, const char *lv,
+		    struct op_error *e)
+{
+	int rc = lvm_lv_removable(cfg, vg, lv, e);
+
+	return rc < 0 ? rc : lvm_lv_remove(cfg, vg, lv, e);
+}
+
+/* Every LV name in vg, hidden ones too (bracketed): what a report may not reveal. */
+int
+lvm_lv_names_all(const struct lvm_config *cfg, const char *vg, struct lvm_names *ln,
+		 struct op_error *e)
+{
+	return names_report(cfg, vg, true, ln, e);
+}
+
+/* What LVM writes, by configuration key (lvm config --typeconfig full prints key="value"). */
+static const char *const config_dir_keys[LVM_CONFIG_DIRS] = {
+	"backup/backup_dir",
+	"backup/archive_dir",
+	"global/locking_dir",
+};
+
+/* Absolute, plain (no ".", ".." or empty parts) and below a top-level folder: never "/" or "/etc".
+ */
+static bool
+narrow_dir(const char *dir)
+{
+	int depth = 0;
+
+	if (dir[0] != '/')
+		return false;
+	for (const char *p = dir; p; p = strchr(p + 1, '/')) {
+		size_t n = strcspn(p + 1, "/");
+
+		if (n == 0 || (p[1] == '.' && (n == 1 || (n == 2 && p[2] == '.'))))
+			return false;
+		depth++;
+	}
+	return depth >= 2;
+}
+
+int
+lvm_parse_config_dirs(const char *text, char dirs[LVM_CONFIG_DIRS][PATH_MAX], struct op_error *e)
+{
+	for (size_t k = 0; k < LVM_CONFIG_DIRS; k++) {
+		const char *key = strchr(config_dir_keys[k], '/') + 1, *at = text;
+		size_t klen = strlen(key), n;
+
+		while (at && !(strncmp(at + strspn(at, " \t"), key, klen) == 0 &&
+			       strncmp(at + strspn(at, " \t") + klen, "=\"", 2) == 0))
+			at = (at = strchr(at, '\n')) ? at + 1 : NULL;
+		if (!at)
+			return op_fail(e, EIO, "lvm config: no %s in LVM's configuration",
+				       config_dir_keys[k]);
+		at += strspn(at, " \t") + klen + 2;
+		n = strcspn(at, "\"\n");
+		if (at[n] != '"' || n >= PATH_MAX)
+			return op_fail(e, EIO, "lvm config: %s is not a quoted path",
+				       config_dir_keys[k]);
+		snprintf(dirs[k], PATH_MAX, "%.*s", (int)n, at);
+		if (!narrow_dir(dirs[k]))
+			return op_fail(e, EPERM,
+				       "lvm config: %s '%s' is not a plain absolute path below a "
+				       "top-level folder; the helper will not make it writable",
+				       config_dir_keys[k], dirs[k]);
+	}
+	return 0;
+}
+
+int
+lvm_config_dirs(const struct lvm_config *cfg, char dirs[LVM_CONFIG_DIRS][PATH_MAX],
+		struct op_error *e)
+{
+	const char *argv[] = { "lvm",
+			       "config",
+			       "--typeconfig",
+			       "full",
+			       config_dir_keys[0],
+			       config_dir_keys[1],
+			       config_dir_keys[2],
+			       NULL };
+	struct lvm_out o;
+	int rc = run_checked(cfg, "lvm config", argv, &o, e);
+
+	if (rc == 0)
+		rc = lvm_parse_config_dirs(o.out ? o.out : "", dirs, e);
 	lvm_out_free(&o);
 	return rc;
 }

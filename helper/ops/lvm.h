@@ -7,6 +7,7 @@
 #ifndef EPHCRYPT_OPS_LVM_H
 #define EPHCRYPT_OPS_LVM_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +16,7 @@
 
 #define LVM_OUT_CAP	   (1u << 20) /* bytes of stdout or stderr kept from one run */
 #define LVM_SYSTEM_DIR_MAX 270	      /* longest LVM_SYSTEM_DIR passed on to lvm */
+#define LVM_CONFIG_DIRS	   3	      /* backup_dir, archive_dir, locking_dir */
 
 struct lvm_config {
 	const char *path;   /* absolute path of the lvm binary */
@@ -65,11 +67,38 @@ int lvm_lv_remove(const struct lvm_config *cfg, const char *vg, const char *lv, 
 int lvm_lv_names(const struct lvm_config *cfg, const char *vg, struct lvm_names *ln,
 		 struct op_error *e);
 void lvm_names_free(struct lvm_names *ln);
+/* Every LV name in vg, hidden ones (in brackets) too. */
+int lvm_lv_names_all(const struct lvm_config *cfg, const char *vg, struct lvm_names *ln,
+		     struct op_error *e);
+/*
+ * May exactly vg/lv go, and nothing with it? 0; -ENOENT; -EBUSY when LVs
+ * depend on it (snapshots, thin volumes, a pool's parts: lvremove would take
+ * them along); -EPERM when it is not a kind the helper makes (a plain LV, or
+ * a sparse snapshot of a virtual origin). e->why names what is in the way.
+ */
+int lvm_lv_removable(const struct lvm_config *cfg, const char *vg, const char *lv,
+		     struct op_error *e);
+/* lvm_lv_removable, then lvm_lv_remove: the check runs right before the removal. */
+int lvm_lv_remove_exact(const struct lvm_config *cfg, const char *vg, const char *lv,
+			struct op_error *e);
+
+/*
+ * The folders LVM's effective configuration (lvm.conf, LVM_SYSTEM_DIR) has it
+ * write to: backup_dir, archive_dir, locking_dir. -EPERM for one that is not
+ * a plain absolute path below a top-level folder (never "/" or "/etc").
+ */
+int lvm_config_dirs(const struct lvm_config *cfg, char dirs[LVM_CONFIG_DIRS][PATH_MAX],
+		    struct op_error *e);
+int lvm_parse_config_dirs(const char *text, char dirs[LVM_CONFIG_DIRS][PATH_MAX],
+			  struct op_error *e);
 
 /* Parsing, apart for the unit tests: a JSON report's rows, LVM's reason on stderr. */
 int lvm_parse_vg(const char *json, const char *vg, struct vg_info *vi, struct op_error *e);
 int lvm_parse_lv(const char *json, const char *full, struct lv_info *li, struct op_error *e);
 int lvm_parse_names(const char *json, struct lvm_names *ln, struct op_error *e);
+/* "[name]" (a hidden LV, as reports show it) or "name" into name. */
+void lv_bare_name(const char *in, char out[OP_NAME_CAP]);
+int lvm_parse_removable(const char *json, const char *vg, const char *lv, struct op_error *e);
 const char *lvm_reason(const char *err, char *buf, size_t cap);
 
 #endif

@@ -39,13 +39,13 @@ ok "mapping names and ciphers outside the policy: PermissionError"
 
 ln -s /dev/$VG/other /dev/innocent-lv
 on_exit rm -f /dev/innocent-lv
-expect_error builtins.PermissionError "[volumes]" ephcrypt.crypt_open s:t1-dmcrypt s:/dev/innocent-lv "${AES[@]}"
+expect_error builtins.PermissionError "not named /dev/VG/LV" ephcrypt.crypt_open s:t1-dmcrypt s:/dev/innocent-lv "${AES[@]}"
 expect_error builtins.PermissionError "not under /dev" ephcrypt.crypt_open s:t1-dmcrypt \
     s:$WORK/../../dev/$VG/t1 "${AES[@]}"
 expect_error builtins.PermissionError "" ephcrypt.crypt_open s:t1-dmcrypt s:/dev/$VG/other "${AES[@]}"
 ln -s "$DISK" /dev/innocent-disk
 on_exit rm -f /dev/innocent-disk
-expect_error builtins.PermissionError "not an LVM logical volume" \
+expect_error builtins.PermissionError "not named /dev/VG/LV" \
     ephcrypt.crypt_open s:t1-dmcrypt s:/dev/innocent-disk "${AES[@]}"
 expect_error builtins.PermissionError "" ephcrypt.crypt_open s:t1-dmcrypt \
     s:/dev/$VG/../ubda "${AES[@]}"

@@ -89,7 +89,9 @@ for ((i = 0; i < 200; i++)); do
     [[ -n $helper ]] || helper=$(child_of "$client")
     [[ -n $helper ]] && lvm=$(child_of "$helper")
     # Until the exec, the child is still a copy of the helper.
-    [[ -n $lvm && $(readlink "/proc/$lvm/exe" || true) == "$LVM" ]] && break
+    # The vgs run, not the lvm config the helper reads at start, before its sandbox.
+    [[ -n $lvm && $(readlink "/proc/$lvm/exe" || true) == "$LVM" &&
+        $(tr '\0' ' ' <"/proc/$lvm/cmdline" 2>/dev/null || true) == *" vgs "* ]] && break
     lvm=''
     sleep 0.05
 done

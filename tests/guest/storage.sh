@@ -112,13 +112,13 @@ expect_error builtins.TypeError "missing required argument: 'key'" \
 expect_error builtins.TypeError "argument 'key' must be bytes, not str" \
     ephcrypt.crypt_open s:t2-dmcrypt s:/dev/$VG/t2 s:aes-xts-plain64 i:512 s:notakey
 ok "bad keys and arguments: ValueError / TypeError naming the argument"
-expect_error builtins.PermissionError "not an LVM logical volume" \
+expect_error builtins.PermissionError "not named /dev/VG/LV" \
     ephcrypt.crypt_open s:t9-dmcrypt s:$DISK s:aes-xts-plain64 i:512 key:$K1
 ln -sf $DISK "$WORK/link-to-disk"
 expect_error builtins.PermissionError "not" \
     ephcrypt.crypt_open s:t9-dmcrypt s:/dev/../dev/ubda s:aes-xts-plain64 i:512 key:$K1
 expect_error builtins.FileNotFoundError "does not exist" \
-    ephcrypt.crypt_open s:t9-dmcrypt s:/dev/$VG/nope s:aes-xts-plain64 i:512 key:$K1
+    ephcrypt.crypt_open s:t9-dmcrypt s:/dev/$VG/tnope s:aes-xts-plain64 i:512 key:$K1
 ok "crypt_open on a raw disk or a missing device is refused"
 
 # Rollback: no kernel has this cipher, so activation fails after the LV exists.

@@ -1245,3 +1245,94 @@ Test(channel, renamed_log_is_made_again_by_the_sandboxed_helper)
 	helper_close_ok(&h);
 	unlink(rotated);
 }
+
+/* --- memory ------------------------------------------------------------------------- */
+
+/* kB of a /proc/PID/status line ("VmHWM"), or 0. */
+static unsigned long
+status_kb(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	unsigned long kb = 0;
+	size_t klen = strlen(key);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	cr_assert_not_null(f, "open %s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':')
+			kb = strtoul(line + klen + 1, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+/* Send [bin msgid of idlen, body] until the helper stops reading; how many went whole. */
+static unsigned
+flood_unread(struct helper *h, size_t idlen, const uint8_t *body, size_t blen, unsigned max)
+{
+	struct mp_buf b;
+	uint8_t *id = calloc(1, idlen);
+	unsigned sent = 0;
+	struct timespec t0, t;
+
+	cr_assert_not_null(id);
+	cr_assert_eq(fcntl(h->fd, F_SETFL, O_NONBLOCK), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (; sent < max; sent++) {
+		size_t off = 0;
+		int idle = 0;
+
+		memset(id, 'a' + (int)(sent % 26), idlen);
+		mp_buf_init(&b, idlen + blen + 64);
+		cr_assert_eq(mp_put_array(&b, 2) || mp_put_bin(&b, id, idlen) ||
+				     mp_put_raw(&b, body, blen),
+			     0);
+		while (off < b.len &&
+		       idle < 1) { /* 300 ms without room: the helper stopped reading */
+			ssize_t n = send(h->fd, b.data + off, b.len - off, MSG_NOSIGNAL);
+
+			if (n > 0) {
+				off += (size_t)n;
+				idle = 0;
+			} else {
+				struct pollfd p = { .fd = h->fd, .events = POLLOUT };
+
+				cr_assert(n < 0 && errno == EAGAIN, "send: %s", strerror(errno));
+				idle += poll(&p, 1, 300) == 0;
+			}
+		}
+		mp_buf_free(&b);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (off < b.len || t.tv_sec - t0.tv_sec >= 2) /* full, or 2 s of sending */
+			break;
+	}
+	free(id);
+	return sent;
+}
+
+/*
+ * A caller that sends calls with the largest msgids and never reads its
+ * replies: the helper answers one call at a time and blocks on the socket,
+ * so it stays far under 16 MiB resident (the bound the man page states).
+ */
+Test(channel, unread_replies_keep_the_helper_under_16_mib)
+{
+	static const uint8_t version[] = { 0x94, 0x03, 0xb0, 'e', 'p', 'h',  'c',
+					   'r',	 'y',  'p',  't', '.', 'v',  'e',
+					   'r',	 's',  'i',  'o', 'n', 0x90, 0x80 };
+	struct helper h;
+	unsigned long hwm;
+	unsigned big, small;
+
+	helper_start(&h, NULL, false);
+	big = flood_unread(&h, (1u << 20) - 256, version, sizeof(version), 64);
+	small = flood_unread(&h, 200, version, sizeof(version), 200000);
+	hwm = status_kb(h.pid, "VmHWM");
+	cr_log_info("unread replies: %u calls with 1 MiB msgids, then %u with 200-byte ones: VmHWM "
+		    "%lu kB, VmLck %lu kB",
+		    big, small, hwm, status_kb(h.pid, "VmLck"));
+	cr_assert_gt(hwm, 0, "no VmHWM for the helper");
+	cr_assert_lt(hwm, 16u << 10, "the helper grew to %lu kB with replies left unread", hwm);
+	helper_stop(&h);
+}

@@ -141,3 +141,86 @@ Test(dm_name, hidden_layers_and_non_lvm_names_refused)
 	longname[3] = '-';
 	cr_assert_eq(mapper_split_lvm_name(longname, vg, lv), -1, "an LV name over the cap");
 }
+
+/* lvs -a rows as LVM 2.03 prints them (captured in the guest). */
+/* clang-format off */
+#define ROW(name, seg, origin, pool, data, meta, role)                                             \
+	"{\"lv_name\":\"" name "\", \"segtype\":\"" seg "\", \"origin\":\"" origin           \
+	"\", \"pool_lv\":\"" pool "\", \"data_lv\":\"" data "\", \"metadata_lv\":\"" meta    \
+	"\", \"lv_role\":\"" role "\"}"
+static const char removable_json[] = "{\"report\": [{\"lv\": ["
+	ROW("adminsnap", "linear", "t1", "", "", "", "public,snapshot,thicksnapshot") ","
+	ROW("t1", "linear", "", "", "", "", "public,origin,thickorigin") ","
+	ROW("t2", "linear", "", "", "", "", "public") ","
+	ROW("thinvol", "thin", "", "tpool", "", "", "public") ","
+	ROW("tpool", "thin-pool", "", "", "[tpool_tdata]", "[tpool_tmeta]", "private") ","
+	ROW("[tpool_tdata]", "linear", "", "", "", "", "private,thin,pool,data") ","
+	ROW("[tpool_tmeta]", "linear", "", "", "", "", "private,thin,pool,metadata") ","
+	ROW("tsnapother", "linear", "other", "", "", "", "public,snapshot,thicksnapshot") ","
+	ROW("tsparse", "linear", "[tsparse_vorigin]", "", "", "", "public,snapshot") ","
+	ROW("[tsparse_vorigin]", "zero", "", "", "", "", "private,origin,thickorigin") ","
+	ROW("tthin", "thin", "", "tpool2", "", "", "public") ","
+	ROW("tpool3", "thin-pool", "", "", "[tpool3_tdata]", "[tpool3_tmeta]", "private")
+	"]}]}";
+/* clang-format on */
+
+Test(lvm_report, removable_only_plain_and_sparse_without_dependents)
+{
+	struct op_error e;
+
+	cr_assert_eq(lvm_parse_removable(removable_json, "vg", "t2", &e), 0, "%s", e.why);
+	cr_assert_eq(lvm_parse_removable(removable_json, "vg", "tsparse", &e), 0, "%s", e.why);
+	cr_assert_eq(lvm_parse_removable(removable_json, "vg", "t1", &e), -EBUSY);
+	cr_assert(strstr(e.why, "'adminsnap'"), "%s", e.why);
+	cr_assert_eq(lvm_parse_removable(removable_json, "vg", "tpool", &e), -EBUSY);
+	cr_assert(strstr(e.why, "'thinvol'"), "%s", e.why);
+	cr_assert_eq(lvm_parse_removable(removable_json, "vg", "tpool3", &e), -EPERM);
+	cr_assert(strstr(e.why, "a thin-pool LV"), "%s", e.why);
+	cr_assert_eq(lvm_parse_removable(removable_json, "vg", "tsnapother", &e), -EPERM);
+	cr_assert(strstr(e.why, "origin 'other'"), "%s", e.why);
+	cr_assert_eq(lvm_parse_removable(removable_json, "vg", "tthin", &e), -EPERM);
+	cr_assert(strstr(e.why, "a thin LV"), "%s", e.why);
+	cr_assert_eq(lvm_parse_removable(removable_json, "vg", "adminsnap", &e), -EPERM);
+	cr_assert_eq(lvm_parse_removable(removable_json, "vg", "nosuch", &e), -ENOENT);
+	cr_assert_eq(lvm_parse_removable("garbage", "vg", "t2", &e), -EIO);
+}
+
+Test(lvm_config, dirs_read_from_the_effective_configuration)
+{
+	char dirs[LVM_CONFIG_DIRS][PATH_MAX];
+	struct op_error e;
+
+	cr_assert_eq(lvm_parse_config_dirs("backup_dir=\"/srv/lvm/backup\"\n"
+					   "archive_dir=\"/srv/lvm/archive\"\n"
+					   "locking_dir=\"/run/lock/lvm\"\n",
+					   dirs, &e),
+		     0, "%s", e.why);
+	cr_assert_str_eq(dirs[0], "/srv/lvm/backup");
+	cr_assert_str_eq(dirs[1], "/srv/lvm/archive");
+	cr_assert_str_eq(dirs[2], "/run/lock/lvm");
+	/* Indented, as in a section, and in any order. */
+	cr_assert_eq(lvm_parse_config_dirs("\tlocking_dir=\"/run/l\"\n\tarchive_dir=\"/a/b\"\n"
+					   "\tbackup_dir=\"/c/d\"\n",
+					   dirs, &e),
+		     0, "%s", e.why);
+	cr_assert_str_eq(dirs[2], "/run/l");
+}
+
+Test(lvm_config, too_broad_or_odd_folders_refused)
+{
+	static const char *const bad[] = { "/",	      "/etc",	  "relative/dir", "/srv/../etc",
+					   "/srv//x", "/srv/./x", "/srv/x/" };
+	char dirs[LVM_CONFIG_DIRS][PATH_MAX], text[512];
+	struct op_error e;
+
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		snprintf(text, sizeof(text),
+			 "backup_dir=\"%s\"\narchive_dir=\"/a/b\"\nlocking_dir=\"/c/d\"\n", bad[k]);
+		cr_expect_eq(lvm_parse_config_dirs(text, dirs, &e), -EPERM, "'%s' accepted",
+			     bad[k]);
+	}
+	cr_assert_eq(lvm_parse_config_dirs("backup_dir=\"/a/b\"\n", dirs, &e), -EIO);
+	cr_assert(strstr(e.why, "backup/archive_dir"), "%s", e.why);
+	/* a key's name inside another's value is not the key */
+	cr_assert_eq(lvm_parse_config_dirs("x=\"backup_dir=\\\"/a/b\"\n", dirs, &e), -EIO);
+}

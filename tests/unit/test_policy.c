@@ -1225,3 +1225,30 @@ Test(policy, forward_grammar_errors)
 	bad("[forward]\nmapping x\n", "policy.conf:2: 'mapping' is not allowed in [forward] (it "
 				      "belongs in [mappings])\n");
 }
+
+/* Nova sends the hex of its key: 2 bytes of passphrase a key byte, unless the policy says less. */
+Test(policy, nova_passphrase_minimum)
+{
+	struct policy *p = good("[crypto]\n");
+
+	REFUSED(policy_nova_passphrase(p, 0, 512, &v), "default deny",
+		"Nova passphrase is 0 bytes, [crypto] needs at least 128 (the hex of a key of "
+		"key_size bits)");
+	REFUSED(policy_nova_passphrase(p, 1, 256, &v), "default deny",
+		"Nova passphrase is 1 bytes, [crypto] needs at least 64 (the hex of a key of "
+		"key_size bits)");
+	REFUSED(policy_nova_passphrase(p, 127, 512, &v), "default deny",
+		"Nova passphrase is 127 bytes, [crypto] needs at least 128 (the hex of a key of "
+		"key_size bits)");
+	cr_assert_eq(policy_nova_passphrase(p, 128, 512, &v), 0);
+	policy_free(p);
+	p = good("[crypto]\nnova-passphrase-min 32\n");
+	REFUSED(policy_nova_passphrase(p, 31, 512, &v), at(2),
+		"Nova passphrase is 31 bytes, [crypto] needs at least 32 (nova-passphrase-min)");
+	ALLOWED(policy_nova_passphrase(p, 32, 512, &v), 2);
+	policy_free(p);
+	bad("[crypto]\nnova-passphrase-min 0\n",
+	    "policy.conf:2: passphrase length '0' is not a number in 1..256\n");
+	bad("[crypto]\nnova-passphrase-min 8\nnova-passphrase-min 9\n",
+	    "policy.conf:3: duplicate 'nova-passphrase-min' (first at line 2)\n");
+}

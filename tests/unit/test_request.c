@@ -310,10 +310,46 @@ Test(guard, device_paths_must_be_plain_and_under_dev, .init = setup, .fini = tea
 
 Test(guard, device_is_resolved_not_trusted, .init = setup, .fini = teardown)
 {
-	cr_assert_eq(guard_device(&c, "/dev/ephcrypt-no-such-device"), -1);
+	/* Named like an allowed LV: only then is what exists behind the path told. */
+	cr_assert_eq(guard_device(&c, "/dev/vgok/disk7"), -1);
 	assert_error(EXC_NOENT, ENOENT, "does not exist");
 	cr_assert_eq(guard_device(&c, "/dev/null"), -1);
-	assert_error(EXC_PERM, EPERM, "'/dev/null' is not a block device");
+	assert_error(EXC_PERM, EACCES, "'/dev/null' is not named /dev/VG/LV");
+	cr_assert_eq(guard_device(&c, "/dev/ephcrypt-no-such-device"), -1);
+	assert_error(EXC_PERM, EACCES, "is not named /dev/VG/LV");
+}
+
+/* The same refusal, word for word, whatever a caller's link points at. */
+static void
+refusal_through_link(const char *link, const char *target,
+		     int (*guard)(struct call *, const char *), char *msg, size_t cap)
+{
+	unlink(link);
+	cr_assert_eq(symlink(target, link), 0, "symlink %s: %s", link, strerror(errno));
+	call_error_clear(&c.err);
+	memset(&c.t, 0, sizeof(c.t));
+	cr_assert_eq(guard(&c, link), -1, "%s -> %s was accepted", link, target);
+	snprintf(msg, cap, "%s %s", c.err.cls, c.err.msg);
+	unlink(link);
+}
+
+Test(guard, refused_path_answer_ignores_what_exists, .init = setup, .fini = teardown)
+{
+	/* /dev/shm: a folder under /dev any caller can plant links in. */
+	static const char *const links[] = { "/dev/shm/ephcrypt-oracle", "/dev/shm/disk7" };
+	int (*guards[])(struct call *, const char *) = { guard_device, guard_block_device,
+							 guard_block_device_name };
+	char exists[ERR_MSG_MAX + 200], missing[ERR_MSG_MAX + 200];
+
+	for (size_t l = 0; l < 2; l++)
+		for (size_t g = 0; g < 3; g++) {
+			refusal_through_link(links[l], "/etc/shadow", guards[g], exists,
+					     sizeof(exists));
+			refusal_through_link(links[l], "/etc/ephcrypt-no-such-file", guards[g],
+					     missing, sizeof(missing));
+			cr_assert_str_eq(exists, missing,
+					 "%s: the answer tells if the target exists", links[l]);
+		}
 }
 
 Test(guard, listing_filters_set_no_error, .init = setup, .fini = teardown)

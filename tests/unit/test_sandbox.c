@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <linux/blkpg.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -174,9 +175,8 @@ require_seccomp(void)
 
 /* --- shape (systemd's filter_sets_ordered) ------------------------------------ */
 
-static const char *const arg_pinned[] = {
-	"clone", "ioctl", "kill", "prctl", "socket", "socketpair"
-};
+static const char *const arg_pinned[] = { "clone",  "ioctl",	  "prctl",
+					  "socket", "socketpair", "tgkill" };
 
 static bool
 resolves(const char *name)
@@ -382,16 +382,22 @@ Test(sandbox, identity_and_keyring_changes_are_killed, .init = require_seccomp)
 }
 
 /*
- * kill is allowed for one pid (a timed-out lvm child): 1 to INT_MAX as a
- * 64-bit value. A signal of -1 would be EINVAL, should the filter let it through.
+ * No kill at all: the lvm child is signalled through its pidfd. tgkill
+ * reaches only the thread group that built the filter (the test process,
+ * the probe's parent); probes signal 0, so one let through would do nothing.
  */
-Test(sandbox, signals_to_many_processes_are_killed, .init = require_seccomp)
+Test(sandbox, signals_to_other_processes_are_killed, .init = require_seccomp)
 {
 	static const struct probe calls[] = {
-		CALL(kill, "pid -1 signals every process uid 0 may signal", -1, -1),
-		CALL(kill, "pid -1 as glibc may pass it, zero-extended", 0xffffffffL, -1),
-		CALL(kill, "a negative pid signals a whole process group", -2, -1),
-		CALL(kill, "the kernel reads only the low half: pid 1", (1L << 32) | 1, -1),
+		CALL(kill, "pid -1 signals every process uid 0 may signal", -1, 0),
+		CALL(kill, "a negative pid signals a whole process group", -2, 0),
+		CALL(kill, "pid 1, init", 1, 0),
+		CALL(kill, "pid 0, our own process group", 0, 0),
+		CALL(kill, "the kernel reads only the low half: pid 1", (1L << 32) | 1, 0),
+		CALL(tkill, "a thread by its id alone", 1, 0),
+		CALL(tgkill, "another thread group: init", 1, 1, 0),
+		CALL(tgkill, "the low half is pid 1", (1L << 32) | 1, 1, 0),
+		CALL(rt_sigqueueinfo, "a signal with data to init", 1, 0, 0),
 	};
 
 	expect_killed(calls, sizeof(calls) / sizeof(calls[0]));
@@ -418,7 +424,11 @@ Test(sandbox, network_is_killed, .init = require_seccomp)
 	expect_killed(calls, sizeof(calls) / sizeof(calls[0]));
 }
 
-/* ioctl is allowed for device-mapper (0xfd), block devices (0x12), TCGETS and TIOCGWINSZ. */
+/*
+ * ioctl is allowed for device-mapper (0xfd), six named read-only block
+ * queries, BLKZEROOUT (lvcreate's wipe), TCGETS and TIOCGWINSZ: nothing else
+ * that changes a block device.
+ */
 Test(sandbox, other_ioctls_are_killed, .init = require_seccomp)
 {
 	static const struct probe calls[] = {
@@ -428,6 +438,16 @@ Test(sandbox, other_ioctls_are_killed, .init = require_seccomp)
 		CALL(ioctl, "LOOP_SET_FD: no loop devices", BADFD, 0x4c00, 0),
 		CALL(ioctl, "FICLONE: no file ioctls", BADFD, FICLONE, 0),
 		CALL(ioctl, "SIOCGIFCONF: no socket ioctls", BADFD, 0x8912, 0),
+		CALL(ioctl, "BLKDISCARD throws data away", BADFD, BLKDISCARD, 0),
+		CALL(ioctl, "BLKSECDISCARD throws data away", BADFD, BLKSECDISCARD, 0),
+		CALL(ioctl, "BLKPG changes partitions", BADFD, BLKPG, 0),
+		CALL(ioctl, "BLKRRPART rereads partitions", BADFD, BLKRRPART, 0),
+		CALL(ioctl, "BLKROSET flips a device read-write", BADFD, BLKROSET, 0),
+		CALL(ioctl, "BLKFLSBUF drops a device's cache", BADFD, BLKFLSBUF, 0),
+		CALL(ioctl, "BLKRASET changes read-ahead", BADFD, BLKRASET, 0),
+		CALL(ioctl, "BLKBSZSET changes the block size", BADFD, BLKBSZSET, 0),
+		CALL(ioctl, "an unnamed block ioctl (type 0x12, number 200)", BADFD, _IO(0x12, 200),
+		     0),
 	};
 
 	expect_killed(calls, sizeof(calls) / sizeof(calls[0]));
@@ -525,8 +545,7 @@ Test(sandbox, errno_answers, .init = require_seccomp)
 			   AF_ALG, -1, 0),
 		ERRNO_CALL(ENOTTY, ioctl, "FDGETFDCSTAT: LVM asks every disk if it is a floppy",
 			   BADFD, 0x0215, 0),
-		ERRNO_CALL(EPERM, kill,
-			   "pid 0 is our own process group; one comparison per argument", 0, -1),
+
 	};
 	char why[160];
 
@@ -550,14 +569,20 @@ Test(sandbox, allowed_calls_reach_the_kernel, .init = require_seccomp)
 		ERRNO_CALL(EBADF, fstat, "everywhere", BADFD, 0),
 		ERRNO_CALL(EBADF, ioctl, "DM_VERSION: device-mapper", BADFD, 0xc138fd00, 0),
 		ERRNO_CALL(EBADF, ioctl, "BLKGETSIZE64: block devices", BADFD, BLKGETSIZE64, 0),
+		ERRNO_CALL(EBADF, ioctl, "BLKSSZGET: lvm's scan", BADFD, BLKSSZGET, 0),
+		ERRNO_CALL(EBADF, ioctl, "BLKPBSZGET: lvm's scan", BADFD, BLKPBSZGET, 0),
+		ERRNO_CALL(EBADF, ioctl, "BLKROGET: libcryptsetup", BADFD, BLKROGET, 0),
+		ERRNO_CALL(EBADF, ioctl, "BLKRAGET: lvm's activation", BADFD, BLKRAGET, 0),
+		ERRNO_CALL(EBADF, ioctl, "BLKZEROOUT: lvcreate's wipe of the new LV's start", BADFD,
+			   BLKZEROOUT, 0),
 		ERRNO_CALL(EBADF, ioctl, "TCGETS: isatty()", BADFD, 0x5401, 0),
 		ERRNO_CALL(EBADF, ioctl, "TIOCGWINSZ: lvm's terminal width", BADFD, 0x5413, 0),
 		ERRNO_CALL(EFAULT, semop, "libdevmapper's udev cookies", 0, 0, 1),
 		ERRNO_CALL(EBADF, connect, "syslog's /dev/log", BADFD, 0, 0),
 		ERRNO_CALL(EFAULT, io_setup, "LVM's aio scanning", 1, 0),
 		ERRNO_CALL(EFAULT, mknod, "/dev/mapper nodes without udev", 0, 0, 0),
-		ERRNO_CALL(ESRCH, kill, "a timed-out lvm child; INT_MAX is the last pid allowed",
-			   INT_MAX, -1),
+		ERRNO_CALL(EBADF, pidfd_send_signal, "a timed-out lvm child, by its pidfd", BADFD,
+			   0, 0, 0),
 	};
 	char why[160];
 
@@ -584,11 +609,29 @@ write_pipe(const void *arg)
 	return write(*(const int *)arg, "ok", 2);
 }
 
+/* The filter was built by the probe's parent: its thread group is the one tgkill may reach. */
 static long
-kill_self(const void *arg)
+tgkill_builder(const void *arg)
 {
 	(void)arg;
-	return kill(getpid(), 0);
+	return syscall(SYS_tgkill, getppid(), getppid(), 0);
+}
+
+/* As lvm.c runs lvm: a child with a pidfd from clone (CLONE_PIDFD), killed through it. */
+static long
+kill_child_by_pidfd(const void *arg)
+{
+	int pidfd = -1, status;
+	pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, 0, &pidfd, 0, 0);
+
+	(void)arg;
+	if (pid == 0)
+		for (;;)
+			sleep(60);
+	if (pid < 0 || syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0 ||
+	    waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? 0 : -1;
 }
 
 static long
@@ -677,7 +720,10 @@ Test(sandbox, allowed_calls_work, .init = require_seccomp)
 		long want;
 	} probes[] = {
 		{ "getpid()", do_getpid, -2 /* any pid */ },
-		{ "kill(getpid(), 0): a positive pid", kill_self, 0 },
+		{ "tgkill(parent, parent, 0): the thread group that built the filter",
+		  tgkill_builder, 0 },
+		{ "clone(CLONE_PIDFD) and pidfd_send_signal(SIGKILL) to that child",
+		  kill_child_by_pidfd, 0 },
 		{ "socket(AF_UNIX) and socketpair(AF_UNIX)", unix_socket, 0 },
 		{ "prctl GET_DUMPABLE, GET_NO_NEW_PRIVS, SET_NAME, GET_NAME", allowed_prctls, 0 },
 		{ "fork() and waitpid() (clone with SIGCHLD only)", fork_and_wait, 7 },
