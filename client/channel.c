@@ -196,7 +196,9 @@ deliver(struct ephcrypt_helper *h, struct mp_frame *f)
 		pthread_mutex_lock(&h->lock);
 		p = find_pending(h, m.msgid);
 		if (p) {
-			p->frame = f, p->msg = m, p->done = true;
+			p->frame = f;
+			p->msg = m;
+			p->done = true;
 			pthread_cond_broadcast(&h->cond);
 		}
 		pthread_mutex_unlock(&h->lock);
@@ -309,10 +311,12 @@ transact(struct ephcrypt_helper *h, struct ec_pending *p, struct mp_buf *msg, co
 	int rc = 0, sent;
 
 	pthread_mutex_lock(&h->lock);
-	if (h->dead)
+	if (h->dead) {
 		rc = ec_fail(err, EPHCRYPT_E_CHANNEL, EPIPE, "%s: %s", name, h->why_dead);
-	else
-		p->next = h->pending, h->pending = p;
+	} else {
+		p->next = h->pending;
+		h->pending = p;
+	}
 	pthread_mutex_unlock(&h->lock);
 	if (rc < 0)
 		return rc;

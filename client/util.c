@@ -164,7 +164,8 @@ ec_str_add(struct ec_str *s, const char *fmt, ...)
 		char *p = realloc(s->s, cap);
 		if (!p)
 			return -1;
-		s->s = p, s->cap = cap;
+		s->s = p;
+		s->cap = cap;
 	}
 }
 

@@ -686,9 +686,11 @@ await_connection(struct start *s, int *fd)
 			return fail(s, "privsep-helper did not connect within %u ms",
 				    s->timeout_ms);
 		if (w < 0 && errno == ECHILD) { /* reaped elsewhere: its status is lost */
-			exited = true, s->pid = 0;
+			exited = true;
+			s->pid = 0;
 		} else if (w == s->pid) {
-			exited = true, s->pid = 0;
+			exited = true;
+			s->pid = 0;
 			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 				return fail(s, "privsep-helper exited with status %d",
 					    WIFEXITED(status) ? WEXITSTATUS(status)

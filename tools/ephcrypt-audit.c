@@ -265,8 +265,10 @@ verify_file(const char *name, const char *want, char carried[AUDIT_HASH_HEX], co
 	}
 	while (!bad && (rc = reader_next(&r)) > 0) {
 		bad = chain_check(&r, expect, carried, why, sizeof(why));
-		if (bad == CONTINUES)
-			bad = NULL, continues = true;
+		if (bad == CONTINUES) {
+			bad = NULL;
+			continues = true;
+		}
 		if (!bad && audit_chain_hash(r.line, r.len, expect) < 0)
 			bad = "cannot hash the line";
 		if (!bad && want && !at && strcmp(expect, want) == 0)
