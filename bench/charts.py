@@ -138,13 +138,17 @@ def fio_chart(d, f):
     width = 0.8 / len(maps)
     colors = ["#762a83", "#1b7837", "#e08214", "#2166ac", "#b2182b"]
     for j, m in enumerate(maps):
-        ratios = [statistics.median(res[m][job]) / statistics.median(res["raw"][job])
-                  for job in jobs]
+        raw = [statistics.median(res["raw"][job]) for job in jobs]
+        ratios = [statistics.median(res[m][job]) / r for job, r in zip(jobs, raw)]
+        # The whiskers: each round's figure over the raw median, lowest to highest.
+        lo = [v - min(res[m][job]) / r for v, job, r in zip(ratios, jobs, raw)]
+        hi = [max(res[m][job]) / r - v for v, job, r in zip(ratios, jobs, raw)]
         ax.bar([k + (j - (len(maps) - 1) / 2) * width for k in range(len(jobs))], ratios,
-               width, label=m.replace("_", " "), color=colors[j % len(colors)])
+               width, yerr=[lo, hi], capsize=2, error_kw={"elinewidth": 0.8},
+               label=m.replace("_", " "), color=colors[j % len(colors)])
     ax.axhline(1.0, color=FLOOR, linestyle=":", label="raw LV")
     ax.set_xticks(range(len(jobs)), jobs)
-    ax.set_ylabel("throughput / raw LV's (median)")
+    ax.set_ylabel("throughput / raw LV's (median; whiskers: rounds)")
     ax.set_title("dm-crypt by flag, fio in the UML guest (generic AES: ratios only)")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)

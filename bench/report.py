@@ -4,7 +4,7 @@
 (host.json from bench.py; storage.json, erase.json, lvmshell.json, fio.json
 from the guest) become DIR/results.json (one entry per result: name, ours, peer, unit,
 ratio, goal, n, and what the peer was), DIR/results.txt (the table, also
-printed) and PNG charts in DIR.  A half that did not run is left out.
+printed), DIR/results.rst (the README's table) and PNG charts in DIR.  A half that did not run is left out.
 
   report.py DIR
 
@@ -206,17 +206,64 @@ def table(R):
     return "\n".join(lines) + "\n"
 
 
+PS, CLI, NOVA = "privsep-helper", "Nova's commands", "Nova's code in privsep-helper"
+README_ROWS = [  # result name, label in README.rst, what the peer is
+    ("cold_start", "cold start to first reply (host)", PS),
+    ("cold_start.floor", "cold start of the floor, bench/floor.c", PS),
+    ("daemon_pss", "serving daemon's PSS (host)", PS),
+    ("round_trip_p50", "round trip p50, Python client (host)", PS),
+    ("disk_create", "disk_create (64 MiB)", CLI),
+    ("disk_create.vs_nova_privsep", "disk_create", NOVA),
+    ("disk_destroy", "disk_destroy (64 MiB)", CLI),
+    ("disk_destroy.vs_nova_privsep", "disk_destroy", NOVA),
+    ("lv_create", "lv_create", CLI), ("lv_remove", "lv_remove", CLI), ("vg_info", "vg_info", CLI),
+    ("nova.lvcreate", "nova.privsep.fs.lvcreate", NOVA),
+    ("nova.lvremove", "nova.privsep.fs.lvremove", NOVA),
+    ("nova.vginfo", "nova.privsep.fs.vginfo", NOVA),
+    ("nova.lvinfo", "nova.privsep.fs.lvinfo", NOVA),
+    ("nova.dmcrypt_create_volume", "...libvirt.dmcrypt_create_volume", NOVA),
+    ("nova.dmcrypt_delete_volume", "...libvirt.dmcrypt_delete_volume", NOVA),
+    ("disk_destroy.growth_2048_over_64MiB", "disk_destroy growth, 2 GiB / 64 MiB",
+     "volume_clear = zero"),
+    ("disk_destroy.50GB_projected", "disk_destroy of 50 GB (projected)", "volume_clear = zero"),
+    ("lvm.lvcreate", "lvcreate in one lvm shell", "an lvm process"),
+    ("lvm.lvs", "lvs in one lvm shell", "an lvm process"),
+]
+
+
+def rst_table(R):
+    """The README's table: the rows that answer the issue's goals."""
+    by = {r["name"]: r for r in R.rows}
+    rows = [("result", "ephcrypt", "peer", "peer is", "ratio", "goal")]
+    for name, label, peer_is in README_ROWS:
+        r = by.get(name)
+        if r is None:
+            continue
+        goal = "-" if r["goal"] is None else "%s %gx%s" % (
+            "<=" if r["unit"] == "x" else ">=", r["goal"],
+            {True: " met", False: " MISS", None: ""}[r["met"]])
+        rows.append((label, fmt(r["ours"], r["unit"]), fmt(r["peer"], r["unit"]), peer_is,
+                     "-" if r["ratio"] is None else "%.1fx" % r["ratio"], goal))
+    w = [max(len(r[k]) for r in rows) for k in range(6)]
+    rule = "  ".join("=" * n for n in w)
+    line = lambda r: "  ".join(c.ljust(n) for c, n in zip(r, w)).rstrip()  # noqa: E731
+    return "\n".join([rule, line(rows[0]), rule] + [line(r) for r in rows[1:]] + [rule]) + "\n"
+
+
 def main():
     d = sys.argv[1] if len(sys.argv) > 1 else "build/bench"
     R = Results()
     parts = {}
+    docs = {name: load(d, name) for name in
+            ("host.json", "storage.json", "erase.json", "lvmshell.json", "fio.json")}
+    if docs["storage.json"] and docs["erase.json"]:
+        docs["storage.json"].pop("erase", None)  # an older run's, in the storage part
     for name, fn in [("host.json", host_results), ("storage.json", storage_results),
                      ("erase.json", storage_results),
                      ("lvmshell.json", lvmshell_results), ("fio.json", fio_results)]:
-        doc = load(d, name)
-        if doc is not None:
-            parts[name] = doc
-            fn(R, doc)
+        if docs[name] is not None:
+            parts[name] = docs[name]
+            fn(R, docs[name])
     if not parts:
         print("report: nothing in %s (run make bench)" % d, file=sys.stderr)
         return 1
@@ -225,6 +272,8 @@ def main():
     text = table(R)
     with open(os.path.join(d, "results.txt"), "w") as f:
         f.write(text)
+    with open(os.path.join(d, "results.rst"), "w") as f:
+        f.write(rst_table(R))
     print(text)
     import charts  # matplotlib is slow to import: only now
     for png in charts.draw(d, parts):
