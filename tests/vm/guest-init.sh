@@ -52,6 +52,8 @@ setup_lvm() {
     export LVM_SYSTEM_DIR=/run/lvm
     printf '%s\n' 'devices { obtain_device_list_from_udev = 0 }' \
         'activation { udev_sync = 0  udev_rules = 0 }' >/run/lvm/lvm.conf
+    # Profiles (the helper's lvm shell uses lvmdbusd's) live beside lvm.conf.
+    ln -sfn /etc/lvm/profile /run/lvm/profile
 }
 
 run_command() {
