@@ -53,7 +53,8 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 .PHONY: all deps deps-test deps-nova pkg-config-check check check-unit check-asan \
 	check-valgrind check-interop check-guest demo bench fuzz clean format
 
-all: $(B)/ephcrypt-helper $(B)/ephcrypt-client $(B)/ephcrypt-audit
+# mk/client.mk adds the caller's library and the ephcrypt CLI.
+all: $(B)/ephcrypt-helper $(B)/ephcrypt-audit
 
 # --- dependencies ----------------------------------------------------------
 # The build asks pkg-config only; a missing module names its -dev package.
@@ -111,10 +112,6 @@ $(B)/ephcrypt-audit: tools/ephcrypt-audit.c audit/chain.c audit/chain.h protocol
 		tools/ephcrypt-audit.c audit/chain.c protocol/utf8.c \
 		$(shell pkg-config --libs json-c libcrypto)
 
-$(B)/ephcrypt-client: $(B)/client/client.o $(B)/client/cli.o $(B)/libephcrypt-proto.a
-	@echo "  CCLD    $@"
-	@$(CC) $(LDHARDEN) -o $@ $^
-
 # --- tests -----------------------------------------------------------------
 $(B)/tests/test_%: tests/unit/test_%.c $(B)/libephcrypt-proto.a $(HELPER_OBJS) | pkg-config-check
 	@mkdir -p $(dir $@)
@@ -150,17 +147,17 @@ check-asan: deps-test
 check-valgrind: deps-test
 	$(MAKE) --no-print-directory B=build/valgrind \
 		CFLAGS="-O1 -g -DEPHCRYPT_TEST_BUILD_WITHOUT_SECCOMP" build/valgrind/ephcrypt-helper \
-		build/valgrind/ephcrypt-client
+		build/valgrind/ephcrypt
 	EPHCRYPT_HELPER=build/valgrind/ephcrypt-helper tests/interop/run-valgrind.sh
 
 check-interop: deps-test all
 	$(PYTHON) -m unittest discover -s tests/interop -p 'test_*.py' -v
 
 check-guest: deps-nova all
-	tests/vm/run --timeout 900 tests/guest/run-all.sh
+	tests/vm/run --mem 1G --timeout 1800 tests/guest/run-all.sh
 
-demo: deps-test all
-	tests/vm/run --timeout 600 tests/demo.sh
+demo: deps-test deps-client-test all
+	tests/vm/run --mem 1G --timeout 900 tests/demo.sh
 
 # bench: mk/bench.mk
 

@@ -335,7 +335,7 @@ def c_client_bench(calls, pin=False):
     """pin: client and helper share CPU 0, so no wakeup crosses cores. On an
     otherwise idle VM, waking the other (idle) core adds ~30 us to each round
     trip; pinned, the figure is the helper's own software path."""
-    client = os.path.join(REPO, "build", "ephcrypt-client")
+    client = os.path.join(REPO, "build", "ephcrypt")
     argv = ephcrypt_helper_argv()
     cmd = (["taskset", "-c", "0"] if pin else []) + [client, "--helper", argv[0]]
     for a in argv[1:]:

@@ -70,7 +70,8 @@ spawn_on(struct ec_client *c, char *const helper_argv[], int sv[2])
 		argv[n++] = "3";
 		argv[n] = NULL;
 		/* dup2 clears CLOEXEC on a copy, but is a no-op if the end already is fd 3. */
-		if (sv[1] == HELPER_FD ? fcntl(HELPER_FD, F_SETFD, 0) < 0 : dup2(sv[1], HELPER_FD) < 0)
+		if (sv[1] == HELPER_FD ? fcntl(HELPER_FD, F_SETFD, 0) < 0
+				       : dup2(sv[1], HELPER_FD) < 0)
 			_exit(127);
 		execv(argv[0], argv);
 		_exit(127);
@@ -181,7 +182,7 @@ ec_call_raw(struct ec_client *c, const char *name, const uint8_t *args, size_t a
 	out->value = out->msg.value;
 	if (out->msg.kind == PS_ERR) {
 		size_t n = out->msg.name->len < sizeof(out->exc_buf) - 1 ? out->msg.name->len
-									  : sizeof(out->exc_buf) - 1;
+									 : sizeof(out->exc_buf) - 1;
 		memcpy(out->exc_buf, out->msg.name->v.bytes, n);
 		out->exc_buf[n] = '\0';
 		out->exc = out->exc_buf;

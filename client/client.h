@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The unprivileged side: start the helper over a socketpair and call it. */
+/* The unprivileged side, raw and synchronous: compiled into tests/unit/test_channel.c only,
+ * which drives the wire flows by hand. Callers use libephcrypt (ephcrypt.h, channel.c). */
 #ifndef EPHCRYPT_CLIENT_H
 #define EPHCRYPT_CLIENT_H
 

@@ -6,7 +6,7 @@
 #
 #   install-helper   helper, ephcrypt-audit, man pages, sudoers, tmpfiles.d,
 #                    logrotate, example policy, rsyslog note, Nova contrib, docs
-#   install          install-helper plus build/ephcrypt-client in BINDIR
+#   install          install-helper plus install-client (mk/client.mk)
 #   uninstall        removes all of it; the audit logs in /var/log/ephcrypt stay
 
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
@@ -41,13 +41,10 @@ install-helper: $(B)/ephcrypt-helper $(B)/ephcrypt-audit $(GEN)/sudoers.d-ephcry
 		$(GEN)/nova.conf.snippet $(DESTDIR)$(DOCDIR)/contrib/nova/
 	install -m 0644 README.rst LICENSE $(DESTDIR)$(DOCDIR)/
 
-install: install-helper $(B)/ephcrypt-client
-	install -d $(DESTDIR)$(BINDIR)
-	install -m 0755 $(B)/ephcrypt-client $(DESTDIR)$(BINDIR)/
+install: install-helper
 
-uninstall:
+uninstall: uninstall-client
 	rm -f $(DESTDIR)$(SBINDIR)/ephcrypt-helper $(DESTDIR)$(SBINDIR)/ephcrypt-audit \
-		$(DESTDIR)$(BINDIR)/ephcrypt-client \
 		$(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(wildcard man/*.5))) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard man/*.8))) \
 		$(DESTDIR)$(SUDOERSDIR)/ephcrypt $(DESTDIR)$(TMPFILESDIR)/ephcrypt.conf \

@@ -31,6 +31,7 @@ check-package: package
 	rm -rf $(PKG_ROOT)
 	dpkg-deb -x $(PKG_DIR)/ephcrypt_*.deb $(PKG_ROOT)
 	tests/package/check-contents.sh $(PKG_DIR)/ephcrypt_*.deb $(PKG_ROOT)
+	tests/package/check-client-debs.sh $(PKG_DIR)
 	EPHCRYPT_PKG_ROOT=$(abspath $(PKG_ROOT)) nice -n 10 tests/vm/run --timeout 600 \
 		tests/package/guest-lifecycle.sh
 

@@ -1,9 +1,11 @@
 #!/bin/bash
 # make demo: a full encrypted ephemeral disk lifecycle on a real kernel (run in
-# the UML guest by tests/vm/run). The helper runs as root; the caller on the
-# other end of the socketpair drops to "nobody" before it says anything.
+# the UML guest by tests/vm/run), keyed from a real Barbican started in the guest.
+# The ephcrypt CLI is the caller: it spawns the helper over a socketpair, drops to
+# "nobody", fetches the key from Barbican and hands it to the helper.
 . "$(dirname "${BASH_SOURCE[0]}")/vm/lib.sh"
 require_root_and_dm
+. "$(dirname "${BASH_SOURCE[0]}")/barbican/lib.sh"
 
 REPO=$PWD
 WORK=$(mktemp -d /tmp/demo.XXXXXX) && chmod 0711 "$WORK"
@@ -14,19 +16,22 @@ step=0
 
 say() { printf '\n\033[1m== %d. %s\033[0m\n' $((step += 1)) "$*"; }
 show() { printf '   $ %s\n' "$*"; "$@" 2>&1 | sed 's/^/     /'; }
-caller() {
-    # The unprivileged side: spawns the helper over a socketpair, then drops to nobody.
-    "$REPO/build/ephcrypt-client" --helper "$REPO/build/ephcrypt-helper" \
+ephcrypt() {
+    # The unprivileged caller: helper over a socketpair, then it runs as nobody.
+    "$REPO/build/ephcrypt" --helper "$REPO/build/ephcrypt-helper" \
         --helper-arg --policy --helper-arg "$WORK/policy.conf" \
-        --helper-arg --audit-log --helper-arg "$WORK/audit.log" --as-user nobody "$@"
+        --helper-arg --audit-log --helper-arg "$WORK/audit.log" --as-user nobody \
+        --no-auth --endpoint "$URL" --os-project-id demo-project "$@"
 }
-timed_call() {
-    local t0 t1 out
-    printf '   caller> %s\n' "$*"
+# timed ARGS...: run ephcrypt, show what it printed and how long it took.
+timed() {
+    local t0 rc=0
+    printf '   $ ephcrypt %s\n' "$*"
     t0=$(date +%s%N)
-    out=$(caller call "$@" 2>&1) || { echo "     $out"; fail "call $1 failed"; }
-    t1=$(date +%s%N)
-    printf '     -> %s   (%d ms)\n' "$out" $(((t1 - t0) / 1000000))
+    ephcrypt "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+    sed 's/^/     /' "$WORK/out" "$WORK/err"
+    printf '     (%d ms, exit %d)\n' $((($(date +%s%N) - t0) / 1000000)) "$rc"
+    return "$rc"
 }
 
 on_exit rm -rf "$WORK"
@@ -46,17 +51,40 @@ chmod 0644 "$WORK/policy.conf"
 grep -v '^#' "$WORK/policy.conf" | grep -v '^$' | sed 's/^/     /'
 show "$REPO/build/ephcrypt-helper" --check-policy "$WORK/policy.conf"
 
-say "The caller's key (in production: fetched from Barbican; never in argv or logs)"
-head -c 64 /dev/urandom >"$WORK/key" && chown nobody "$WORK/key" && chmod 0600 "$WORK/key"
-echo "     64 random bytes in $WORK/key, readable by the caller only"
+say "OpenStack's key manager: a real Barbican $(dpkg-query -W -f '${Version}' barbican-api 2>/dev/null) in this guest"
+ip link set lo up
+BP=$(free_port)
+URL=http://127.0.0.1:$BP
+barbican_setup "$WORK" "$BP"
+on_exit kill_servers "$WORK"
+t0=$(date +%s)
+server_start barbican "$WORK" "$BP" 300 || fail "barbican did not start"
+echo "     Barbican (no-auth test mode, project demo-project) on $URL, ready in $(($(date +%s) - t0)) s"
 
-say "vg_info, then disk_create: LV + dm-crypt mapping as one operation"
-timed_call ephcrypt.vg_info s:$VG
-timed_call ephcrypt.disk_create s:$VG s:$LV i:$((64 << 20)) s:aes-xts-plain64 i:512 \
-    key:"$WORK/key" key_id=s:barbican-secret-0001 request_id=s:req-demo-1
-destroy_quietly() { caller call ephcrypt.disk_destroy s:$VG s:$LV >/dev/null 2>&1 || true; }
+say "Barbican makes the disk's key: an order for an AES-XTS-512 key, as castellan does for Nova"
+timed key new --name "$LV" || fail "key new"
+REF=$(cat "$WORK/out")
+timed key show "$REF" || fail "key show"
+echo "     (metadata only: ephcrypt never prints a payload)"
+
+say "ephcrypt create: the key goes Barbican -> locked memory -> helper; LV + dm-crypt mapping"
+t0=$(date +%s%N)
+/usr/bin/python3 "$REPO/tests/guest/barbican_keycheck.py" scan "$URL" demo-project "$REF" "$WORK" \
+    --file "$WORK/audit.log" -- "$REPO/build/ephcrypt" --helper "$REPO/build/ephcrypt-helper" \
+    --helper-arg --policy --helper-arg "$WORK/policy.conf" --helper-arg --audit-log \
+    --helper-arg "$WORK/audit.log" --as-user nobody --no-auth --endpoint "$URL" \
+    --os-project-id demo-project create "$VG" "$LV" 64M --key "$REF" >"$WORK/scan" ||
+    fail "create failed: $(cat "$WORK/err" "$WORK/scan")"
+printf '   $ ephcrypt create %s %s 64M --key %s\n' "$VG" "$LV" "$REF"
+sed 's/^/     /' "$WORK/out"
+printf '     (%d ms)\n' $((($(date +%s%N) - t0) / 1000000))
+echo "     while it ran, $(cat "$WORK/scan")"
+echo "     (every /proc/*/cmdline and /proc/*/environ, its output and the audit log)"
+destroy_quietly() { ephcrypt destroy "$VG" "$LV" >/dev/null 2>&1 || true; }
 on_exit destroy_quietly
 show lsblk -o NAME,SIZE,TYPE /dev/ubda
+echo "   the mapping's key is Barbican's payload (compared in memory, never shown):"
+echo "     $(/usr/bin/python3 "$REPO/tests/guest/barbican_keycheck.py" table "$URL" demo-project "$REF" "$MAP")"
 
 say "The guest writes through the mapping; the raw LV holds only ciphertext"
 printf 'Tenant secret: the quick brown fox %.0s' {1..400} | head -c 4096 >"$WORK/plain"
@@ -68,23 +96,23 @@ head -c 64 "/dev/$VG/$LV" | od -A d -t x1 | head -3 | sed 's/^/     /'
 head -c 4096 "/dev/$VG/$LV" | grep -q -a "Tenant secret" && fail "plaintext on the raw LV"
 echo "     (no 'Tenant secret' anywhere on the raw LV)"
 
-say "crypt_status: what the mapping is, never its key"
-timed_call ephcrypt.crypt_status s:$MAP
+say "ephcrypt status: what the mapping is, never its key"
+timed status "$MAP" || fail "status"
 
-say "disk_destroy: crypto-erase (close the mapping, remove the LV; the key is gone)"
-timed_call ephcrypt.disk_destroy s:$VG s:$LV
+say "ephcrypt destroy: crypto-erase (close the mapping, remove the LV, delete the secret)"
+timed destroy "$VG" "$LV" --delete-key "$REF" || fail "destroy"
 show lvs "$VG"
 show dmsetup ls
+echo "   the secret is gone from Barbican, so the old ciphertext can never be read again:"
+timed key show "$REF" && fail "the secret is still there"
 
-say "A refused request: a name outside the policy, and nothing changes"
-out=$(caller call ephcrypt.lv_create s:$VG s:evil i:4194304 2>&1) || true
-echo "     -> $out"
+say "A refused request: a name outside the policy; the key made for it is deleted again"
+timed create "$VG" evil 4M --new-key && fail "evil was created"
+show lvs "$VG"
 
 say "The audit log a security team reviews (hash-chained JSON lines)"
 show "$REPO/build/ephcrypt-audit" list "$WORK/audit.log"
 show "$REPO/build/ephcrypt-audit" verify "$WORK/audit.log"
-grep -q -e "$(od -An -tx1 "$WORK/key" | tr -d ' \n')" "$WORK/audit.log" && fail "key in the audit log"
-echo "     (the key appears nowhere in the log)"
 
 run_cleanups || fail "cleanup failed"
-printf '\n\033[1mDemo complete: created, used, inspected and crypto-erased an encrypted ephemeral disk.\033[0m\n'
+printf '\n\033[1mDemo complete: a key made in Barbican, an encrypted disk created and used, crypto-erased, and its secret deleted.\033[0m\n'

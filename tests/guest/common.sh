@@ -1,6 +1,6 @@
 # tests/guest/common.sh: shared set-up for guest scenarios (source after lib.sh).
 # A VG "ephtest" on the blank disk, a test policy and audit log under /tmp,
-# and `call`, which makes one call through build/ephcrypt-client (a fresh
+# and `call`, which makes one call through build/ephcrypt (a fresh
 # helper over a socketpair each time).
 
 REPO=$PWD
@@ -32,7 +32,7 @@ POL
 }
 
 helper_cmd() {
-    echo "$REPO/build/ephcrypt-client" --helper "${EPHCRYPT_HELPER:-$REPO/build/ephcrypt-helper}" \
+    echo "$REPO/build/ephcrypt" --helper "${EPHCRYPT_HELPER:-$REPO/build/ephcrypt-helper}" \
         --helper-arg --policy --helper-arg "$POLICY" \
         --helper-arg --audit-log --helper-arg "$AUDIT"
 }
@@ -76,4 +76,15 @@ setup_vg() {
 make_key() {
     head -c "$2" /dev/urandom >"$1"
     chmod 0600 "$1"
+}
+
+# write_plaintext MAPPING LV: 4 MiB of a known plaintext ($WORK/plain, lines of
+# $marker) written through MAPPING; it must read back and never be on the raw LV.
+write_plaintext() {
+    marker="EPHCRYPT-PLAINTEXT-MARKER-$$"
+    (yes "$marker" || true) | head -c 4M >"$WORK/plain"
+    dd if="$WORK/plain" of="$1" bs=1M oflag=direct status=none
+    cmp -s -n 4194304 "$WORK/plain" "$1" || fail "$1 does not read back"
+    head -c 4M "$2" | grep -q -a "$marker" && fail "plaintext found on the raw LV $2"
+    return 0
 }

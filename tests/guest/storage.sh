@@ -31,11 +31,7 @@ out=$(call ephcrypt.lv_info s:$VG s:t1_disk)
 ok "lv_info: size rounded up to the extent, open under the mapping"
 
 # A known plaintext through the mapping; it must not appear on the raw LV.
-marker="EPHCRYPT-PLAINTEXT-MARKER-$$"
-(yes "$marker" || true) | head -c 4M >"$WORK/plain"
-dd if="$WORK/plain" of=/dev/mapper/t1_disk-dmcrypt bs=1M oflag=direct status=none
-cmp -s -n 4194304 "$WORK/plain" /dev/mapper/t1_disk-dmcrypt || fail "mapping does not read back"
-head -c 4M /dev/$VG/t1_disk | grep -q -a "$marker" && fail "plaintext found on the raw LV"
+write_plaintext /dev/mapper/t1_disk-dmcrypt /dev/$VG/t1_disk
 ok "plaintext reads back through the mapping; the raw LV holds only ciphertext"
 
 out=$(call ephcrypt.crypt_status s:t1_disk-dmcrypt)

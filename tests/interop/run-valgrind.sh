@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # tests/interop/run-valgrind.sh: the helper under valgrind (memcheck, definite
-# leaks are errors), driven by build/ephcrypt-client: ping, ephcrypt.version,
+# leaks are errors), driven by build/ephcrypt: ping, ephcrypt.version,
 # an unknown name, a TypeError, an over-limit CALL, and a bench of 200 calls.
 #   EPHCRYPT_HELPER       the helper (default build/ephcrypt-helper)
 #   EPHCRYPT_HELPER_ARGS  its base arguments, split on spaces (default: a private
@@ -11,13 +11,13 @@ set -eu
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
 helper=${EPHCRYPT_HELPER:-build/ephcrypt-helper}
-client=build/ephcrypt-client
+client=build/ephcrypt
 
 if ! command -v valgrind >/dev/null 2>&1; then
 	echo "run-valgrind: valgrind is not installed (apt-get install valgrind)" >&2
 	exit 77
 fi
-make --no-print-directory -s B=build build/ephcrypt-client
+make --no-print-directory -s B=build build/ephcrypt
 if [ "$helper" = build/ephcrypt-helper ]; then
 	make --no-print-directory -s B=build build/ephcrypt-helper
 fi
