@@ -208,19 +208,6 @@ shell_stop(void)
 	sh.in = sh.report = -1;
 }
 
-/* lvm reads its profile from LVM_SYSTEM_DIR/profile (Debian's lvm2 ships this one). */
-static bool
-shell_profile_present(void)
-{
-	const char *dir = getenv("LVM_SYSTEM_DIR");
-	char path[LVM_SYSTEM_DIR_MAX + 64];
-
-	if (!dir || dir[0] != '/' || strlen(dir) >= LVM_SYSTEM_DIR_MAX)
-		dir = "/etc/lvm";
-	snprintf(path, sizeof(path), "%s/profile/" LVM_SHELL_PROFILE ".profile", dir);
-	return access(path, R_OK) == 0;
-}
-
 /* stdin from the pipe, stdout and stderr to /dev/null, the report pipe as fd 3. */
 static void __attribute__((noreturn)) shell_child(const char *path, int in, int report)
 {
@@ -246,10 +233,12 @@ shell_start(const struct lvm_config *cfg)
 {
 	int in[2], rep[2];
 
-	if (sh.unusable || (sh.pid < 0 && !shell_profile_present())) {
-		sh.unusable = true;
+	/*
+	 * Without the profile (say, an LVM_SYSTEM_DIR with no profile/ folder)
+	 * lvm exits before its first answer, which makes the shell unusable.
+	 */
+	if (sh.unusable)
 		return -1;
-	}
 	if (sh.pid > 0)
 		return 0;
 	if (pipe2(in, O_CLOEXEC) < 0)
