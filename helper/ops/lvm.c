@@ -398,6 +398,8 @@ shell_read(const struct lvm_config *cfg, struct lvm_out *o)
 			parsed_to = parsed + json_tokener_get_parse_end(tok);
 			parsed = o->outlen;
 		}
+		if (!doc && o->outlen + 8192 >= LVM_OUT_CAP) /* append() drops past the cap */
+			break;
 	}
 	if (doc && only_space(o->out + parsed_to, o->outlen - parsed_to))
 		o->status = shell_status(doc);
