@@ -39,7 +39,8 @@ LDHARDEN := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
 PC_PACKAGES := libcryptsetup:libcryptsetup-dev libseccomp:libseccomp-dev libcap-ng:libcap-ng-dev \
 	json-c:libjson-c-dev libcrypto:libssl-dev devmapper:libdevmapper-dev msgpack:libmsgpack-dev
 PKG_CFLAGS = $(shell pkg-config --cflags $(LIBS_HELPER) msgpack 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(LIBS_HELPER) 2>/dev/null)
+# libcryptsetup is compiled against but opened at run time (helper/ops/crypt.c).
+PKG_LIBS = $(shell pkg-config --libs $(filter-out libcryptsetup,$(LIBS_HELPER)) 2>/dev/null)
 
 PROTO_SRCS := protocol/mp_decode.c protocol/mp_encode.c protocol/privsep.c protocol/utf8.c
 POLICY_SRCS := $(wildcard policy/*.c)

@@ -45,6 +45,8 @@ no-read-workqueue yes
 no-write-workqueue yes
 nova-passphrase-hash ripemd160
 POL
+# --check-policy reads the file as nobody (like doas -C): let nobody reach it.
+chmod o+x "$WORK" && chmod 644 "$POLICY"
 "$REPO/build/ephcrypt-helper" --check-policy "$POLICY" >/dev/null ||
     fail "ephcrypt-helper rejects the bench policy"
 

@@ -6,7 +6,14 @@
  * always explicit (cryptsetup 2.7 changed the compiled-in plain defaults).
  * One call at a time (the helper serves with one thread), so the static log
  * buffer is not shared.
+ *
+ * libcryptsetup is opened on the first call that needs it, not at exec: it
+ * and what only it brings (libblkid, libargon2, libuuid) are a large part of
+ * the helper's start-up, which every short-lived helper pays. It is then
+ * mapped under the sandbox (the filter allows mmap, as lvm's loader needs)
+ * and locked like the rest of the helper's memory (mlockall MCL_FUTURE).
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +24,54 @@
 #include "crypt.h"
 #include "dm.h"
 
+#define CRYPTSETUP_SONAME "libcryptsetup.so.12" /* since cryptsetup 2.0 */
+
+/* Every libcryptsetup function used here, typed by libcryptsetup.h itself. */
+#define CRYPTSETUP_FUNCTIONS(X)                                                                    \
+	X(crypt_activate_by_volume_key)                                                            \
+	X(crypt_activate_by_passphrase)                                                            \
+	X(crypt_set_log_callback)                                                                  \
+	X(crypt_init)                                                                              \
+	X(crypt_init_by_name)                                                                      \
+	X(crypt_format)                                                                            \
+	X(crypt_deactivate)                                                                        \
+	X(crypt_free)                                                                              \
+	X(crypt_get_active_device)                                                                 \
+	X(crypt_get_cipher)                                                                        \
+	X(crypt_get_cipher_mode)                                                                   \
+	X(crypt_get_device_name)                                                                   \
+	X(crypt_get_volume_key_size)                                                               \
+	X(crypt_get_sector_size)
+
+#define DECLARE_POINTER(name) __typeof__(name) *name;
+static struct {
+	void *handle;
+	CRYPTSETUP_FUNCTIONS(DECLARE_POINTER)
+} lib;
+
 static char last_error[OP_REASON_MAX];
+
+/* Open libcryptsetup once; -EIO with dlerror()'s reason when it or a symbol is missing. */
+static int
+lib_load(const char *what, struct op_error *e)
+{
+	if (lib.handle)
+		return 0;
+	lib.handle = dlopen(CRYPTSETUP_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!lib.handle)
+		return op_fail(e, EIO, "%s: cannot load %s: %s", what, CRYPTSETUP_SONAME,
+			       dlerror());
+#define LOAD_POINTER(name)                                                                         \
+	if (!(*(void **)&lib.name = dlsym(lib.handle, #name))) {                                   \
+		op_fail(e, EIO, "%s: %s lacks %s", what, CRYPTSETUP_SONAME, #name);                \
+		dlclose(lib.handle);                                                               \
+		lib.handle = NULL;                                                                 \
+		return -EIO;                                                                       \
+	}
+	CRYPTSETUP_FUNCTIONS(LOAD_POINTER)
+#undef LOAD_POINTER
+	return 0;
+}
 
 /* libcryptsetup's own reason for a failure; it never logs keys at ERROR level. */
 static void
@@ -71,23 +125,27 @@ activate(struct crypt_device *cd, const struct dmcrypt_req *r)
 	int rc;
 
 	if (!r->passphrase_hash)
-		return crypt_activate_by_volume_key(cd, r->name, (const char *)r->key, r->key_len,
-						    r->flags);
+		return lib.crypt_activate_by_volume_key(cd, r->name, (const char *)r->key,
+							r->key_len, r->flags);
 	if (r->key_len > sizeof(hex) / 2)
 		return -EINVAL;
 	hexlify(r->key, r->key_len, hex);
-	rc = crypt_activate_by_passphrase(cd, r->name, CRYPT_ANY_SLOT, hex, 2 * r->key_len,
-					  r->flags);
+	rc = lib.crypt_activate_by_passphrase(cd, r->name, CRYPT_ANY_SLOT, hex, 2 * r->key_len,
+					      r->flags);
 	explicit_bzero(hex, sizeof(hex));
 	return rc;
 }
 
-/* Start a libcryptsetup call: its reason, if any, is this call's. */
-static void
-log_reset(void)
+/* Start a libcryptsetup call (the library loaded): its reason, if any, is this call's. */
+static int
+log_reset(const char *what, struct op_error *e)
 {
+	int rc = lib_load(what, e);
+
 	last_error[0] = '\0';
-	crypt_set_log_callback(NULL, log_cb, NULL);
+	if (rc == 0)
+		lib.crypt_set_log_callback(NULL, log_cb, NULL);
+	return rc;
 }
 
 int
@@ -106,23 +164,24 @@ dmcrypt_open(const struct dmcrypt_req *r, struct op_error *e)
 	if (!dash || (size_t)(dash - r->cipher) >= sizeof(cipher))
 		return op_fail(e, EINVAL, "cipher '%s' is not CIPHER-MODE", r->cipher);
 	snprintf(cipher, sizeof(cipher), "%.*s", (int)(dash - r->cipher), r->cipher);
-	log_reset();
-	rc = crypt_init(&cd, r->device);
+	if ((rc = log_reset("crypt_open", e)) < 0)
+		return rc;
+	rc = lib.crypt_init(&cd, r->device);
 	if (rc == 0)
-		crypt_set_log_callback(cd, log_cb, NULL);
+		lib.crypt_set_log_callback(cd, log_cb, NULL);
 	if (rc == 0)
-		rc = crypt_format(cd, CRYPT_PLAIN, cipher, dash + 1, NULL, NULL, r->key_bits / 8,
-				  &params);
+		rc = lib.crypt_format(cd, CRYPT_PLAIN, cipher, dash + 1, NULL, NULL,
+				      r->key_bits / 8, &params);
 	if (rc == 0)
 		rc = activate(cd, r);
 	if (rc == 0 && !mapper_node_ready(r->name)) {
 		/* A mapping nobody can open is no success: take it down again. */
-		crypt_deactivate(cd, r->name);
-		crypt_free(cd);
+		lib.crypt_deactivate(cd, r->name);
+		lib.crypt_free(cd);
 		return op_fail(e, EIO, "crypt_open '%s': /dev/mapper/%s was not created", r->name,
 			       r->name);
 	}
-	crypt_free(cd);
+	lib.crypt_free(cd);
 	/* The device was verified before: ENOENT/ENODEV here mean the kernel lacks the cipher. */
 	if (rc == -ENOENT || rc == -ENODEV)
 		return op_fail(e, EINVAL, "crypt_open '%s': cipher '%s' unavailable: %s", r->name,
@@ -151,13 +210,14 @@ dmcrypt_close(const char *name, struct op_error *e)
 	struct crypt_device *cd = NULL;
 	int rc;
 
-	log_reset();
+	if ((rc = log_reset("crypt_close", e)) < 0)
+		return rc;
 	if ((rc = active_crypt(name, e)) < 0)
 		return rc;
-	rc = crypt_init_by_name(&cd, name);
+	rc = lib.crypt_init_by_name(&cd, name);
 	if (rc == 0)
-		rc = crypt_deactivate(cd, name);
-	crypt_free(cd);
+		rc = lib.crypt_deactivate(cd, name);
+	lib.crypt_free(cd);
 	return rc < 0 ? lib_fail(e, "crypt_close", name, rc) : 0;
 }
 
@@ -168,23 +228,24 @@ dmcrypt_status(const char *name, struct dmcrypt_status *st, struct op_error *e)
 	struct crypt_active_device cad;
 	int rc;
 
-	log_reset();
+	if ((rc = log_reset("crypt_status", e)) < 0)
+		return rc;
 	if ((rc = active_crypt(name, e)) < 0)
 		return rc;
-	rc = crypt_init_by_name(&cd, name);
+	rc = lib.crypt_init_by_name(&cd, name);
 	if (rc == 0)
-		rc = crypt_get_active_device(cd, name, &cad);
+		rc = lib.crypt_get_active_device(cd, name, &cad);
 	if (rc < 0) {
-		crypt_free(cd);
+		lib.crypt_free(cd);
 		return lib_fail(e, "crypt_status", name, rc);
 	}
-	snprintf(st->cipher, sizeof(st->cipher), "%s-%s", crypt_get_cipher(cd),
-		 crypt_get_cipher_mode(cd));
-	snprintf(st->device, sizeof(st->device), "%s", crypt_get_device_name(cd));
-	st->key_bits = 8u * (unsigned)crypt_get_volume_key_size(cd);
-	st->sector_size = (unsigned)crypt_get_sector_size(cd);
+	snprintf(st->cipher, sizeof(st->cipher), "%s-%s", lib.crypt_get_cipher(cd),
+		 lib.crypt_get_cipher_mode(cd));
+	snprintf(st->device, sizeof(st->device), "%s", lib.crypt_get_device_name(cd));
+	st->key_bits = 8u * (unsigned)lib.crypt_get_volume_key_size(cd);
+	st->sector_size = (unsigned)lib.crypt_get_sector_size(cd);
 	st->flags = cad.flags;
 	st->size = cad.size * 512u;
-	crypt_free(cd);
+	lib.crypt_free(cd);
 	return 0;
 }

@@ -4,6 +4,17 @@
  * (liblvm2app is gone): exec by absolute path, fixed argv, a minimal
  * environment, no inherited descriptors, a time limit, and JSON reports read
  * with json-c instead of parsing text.
+ *
+ * A process start is most of an operation's time (in a small VM, 0.4 s of a
+ * 0.5 s lvcreate), so commands whose text nobody reads (lvcreate, lvremove,
+ * JSON reports) go to one long-lived lvm in LVM's own shell mode, as lvmdbusd
+ * drives it: a command a line on its stdin, the result as one JSON document
+ * on LVM_REPORT_FD (Debian's lvmdbusd profile turns on the command log whose
+ * status entry ends each command). The shell is our child: same namespace,
+ * capabilities and seccomp filter as an lvm process. Its line is built only
+ * from words that LVM's splitter cannot read otherwise (no space, quote, '#'),
+ * anything else runs as a process. A command that fails in the shell is run
+ * once more as a process, so refusals keep LVM's exact words and exit code.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,13 +37,13 @@
 #include "../../policy/number.h"
 #include "lvm.h"
 
-#define LVM_ENV_MAX    4 /* entries of the child's environment, NULL included */
+#define LVM_ENV_MAX    6 /* entries of the child's environment, NULL included */
 #define RETRY_PAUSE_NS (200 * 1000 * 1000)
 
 extern char **environ;
 
 /* LC_ALL=C keeps messages stable; LVM_SYSTEM_DIR is passed on when the deployer set it. */
-static void
+static int
 make_env(char *env[LVM_ENV_MAX], char sysdir[LVM_SYSTEM_DIR_MAX + 16])
 {
 	const char *dir = getenv("LVM_SYSTEM_DIR");
@@ -45,6 +56,7 @@ make_env(char *env[LVM_ENV_MAX], char sysdir[LVM_SYSTEM_DIR_MAX + 16])
 		env[n++] = sysdir;
 	}
 	env[n] = NULL;
+	return n;
 }
 
 static void __attribute__((noreturn))
@@ -172,8 +184,8 @@ run_once(const struct lvm_config *cfg, const char *const argv[], struct lvm_out 
 }
 
 /* Nova's daemon retried reports (bug 1931710: vgs/lvs fail now and then with -11). */
-int
-lvm_run(const struct lvm_config *cfg, const char *const argv[], int attempts, struct lvm_out *o)
+static int
+run_process(const struct lvm_config *cfg, const char *const argv[], int attempts, struct lvm_out *o)
 {
 	for (int k = 1;; k++) {
 		struct timespec pause = { 0, RETRY_PAUSE_NS };
@@ -185,6 +197,284 @@ lvm_run(const struct lvm_config *cfg, const char *const argv[], int attempts, st
 		lvm_out_free(o);
 		nanosleep(&pause, NULL);
 	}
+}
+
+static const char *field_str(json_object *row, const char *name);
+
+/*
+ * The long-lived lvm shell. One per helper, started on first use, restarted
+ * after it dies or overruns its time limit (it is killed then, as a process
+ * would be). `unusable` is set when it cannot work here at all (no lvmdbusd
+ * profile, or it died before finishing its first command): from then on every
+ * command is a process.
+ */
+static struct {
+	pid_t pid;
+	int pidfd;  /* how it is killed: the filter allows no kill(2) */
+	int in;	    /* its stdin: one command a line */
+	int report; /* our end of its LVM_REPORT_FD */
+	unsigned done;
+	bool unusable;
+} sh = { .pid = -1, .pidfd = -1, .in = -1, .report = -1 };
+
+static void
+shell_stop(void)
+{
+	if (sh.pid > 0) {
+		kill_child(sh.pidfd);
+		while (waitpid(sh.pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (sh.pidfd >= 0)
+		close(sh.pidfd);
+	if (sh.in >= 0)
+		close(sh.in);
+	if (sh.report >= 0)
+		close(sh.report);
+	sh.pid = -1;
+	sh.pidfd = -1;
+	sh.in = -1;
+	sh.report = -1;
+}
+
+/* stdin from the pipe, stdout and stderr to /dev/null, the report pipe as fd 3. */
+static void __attribute__((noreturn)) shell_child(const char *path, int in, int report)
+{
+	const char *const argv[] = { "lvm", NULL };
+	char *env[LVM_ENV_MAX], sysdir[LVM_SYSTEM_DIR_MAX + 16];
+	int n = make_env(env, sysdir), devnull = open("/dev/null", O_WRONLY);
+
+	env[n++] = "LVM_REPORT_FD=3";
+	env[n++] = "LVM_COMMAND_PROFILE=" LVM_SHELL_PROFILE;
+	env[n] = NULL;
+	in = fcntl(in, F_DUPFD, 10); /* out of the way of 0-3 before the dup2s */
+	report = fcntl(report, F_DUPFD, 10);
+	if (devnull < 0 || in < 0 || report < 0 || dup2(in, 0) < 0 || dup2(devnull, 1) < 0 ||
+	    dup2(devnull, 2) < 0 || dup2(report, 3) < 0)
+		_exit(126);
+	close_range(4, ~0U, 0);
+	execve(path, (char *const *)argv, env);
+	_exit(127);
+}
+
+static int
+shell_start(const struct lvm_config *cfg)
+{
+	int in[2], rep[2];
+
+	/*
+	 * Without the profile (say, an LVM_SYSTEM_DIR with no profile/ folder)
+	 * lvm exits before its first answer, which makes the shell unusable.
+	 */
+	if (sh.unusable)
+		return -1;
+	if (sh.pid > 0)
+		return 0;
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return -1;
+	if (pipe2(rep, O_CLOEXEC) < 0) {
+		close(in[0]);
+		close(in[1]);
+		return -1;
+	}
+	sh.pid = fork_with_pidfd(&sh.pidfd);
+	if (sh.pid == 0)
+		shell_child(cfg->path, in[0], rep[1]);
+	close(in[0]);
+	close(rep[1]);
+	sh.in = in[1];
+	sh.report = rep[0];
+	if (sh.pid < 0) {
+		shell_stop();
+		return -1;
+	}
+	return 0;
+}
+
+/* A word LVM's shell splits back into exactly itself (lvm_split: no quoting, '#' starts a comment).
+ */
+static bool
+shell_word_ok(const char *w)
+{
+	size_t len = strlen(w);
+
+	if (len == 0 || len > LVM_SHELL_WORD_MAX)
+		return false;
+	for (const char *p = w; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || strchr("+-_.,/=:|%@", *p)))
+			return false;
+	return true;
+}
+
+int
+lvm_shell_line(const char *const argv[], char *line, size_t cap)
+{
+	size_t n = 0;
+
+	if (!argv[0] || strcmp(argv[0], "lvm") != 0 || !argv[1])
+		return -EINVAL;
+	for (size_t k = 1; argv[k]; k++) {
+		size_t len = strlen(argv[k]);
+
+		if (k > LVM_SHELL_ARGS_MAX || !shell_word_ok(argv[k]) || n + len + 2 > cap)
+			return -EINVAL;
+		if (n)
+			line[n++] = ' ';
+		memcpy(line + n, argv[k], len);
+		n += len;
+	}
+	line[n++] = '\n';
+	line[n] = '\0';
+	return 0;
+}
+
+/* Commands whose output is read as JSON or not at all; text reports stay processes. */
+static bool
+shell_suits(const char *const argv[])
+{
+	const char *cmd = argv[0] ? argv[1] : NULL;
+
+	if (!cmd)
+		return false;
+	if (!strcmp(cmd, "lvcreate") || !strcmp(cmd, "lvremove"))
+		return true;
+	if (strcmp(cmd, "vgs") && strcmp(cmd, "lvs") && strcmp(cmd, "pvs"))
+		return false;
+	for (size_t k = 2; argv[k] && argv[k + 1]; k++)
+		if (!strcmp(argv[k], "--reportformat") && !strcmp(argv[k + 1], "json"))
+			return true;
+	return false;
+}
+
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static bool
+only_space(const char *p, size_t len)
+{
+	for (size_t k = 0; k < len; k++)
+		if (!strchr(" \t\n", p[k]))
+			return false;
+	return true;
+}
+
+/* The shell's status entry: LVM's return code, 1 (ECMD_PROCESSED) meaning exit 0. */
+static int
+shell_status(json_object *doc)
+{
+	json_object *log, *e, *f;
+	int status = -1;
+
+	if (!json_object_object_get_ex(doc, "log", &log) ||
+	    !json_object_is_type(log, json_type_array))
+		return -1;
+	for (size_t k = 0; k < json_object_array_length(log); k++) {
+		e = json_object_array_get_idx(log, k);
+		if (strcmp(field_str(e, "log_type"), "status") == 0 &&
+		    strcmp(field_str(e, "log_context"), "shell") == 0 &&
+		    json_object_object_get_ex(e, "log_ret_code", &f))
+			status = atoi(json_object_get_string(f));
+	}
+	return status == 1 ? 0 : status;
+}
+
+/*
+ * Read one JSON document from the report pipe into o->out; the command is over
+ * when it is complete. -1 when the shell died or said something else.
+ */
+static int
+shell_read(const struct lvm_config *cfg, struct lvm_out *o)
+{
+	struct pollfd pfd = { .fd = sh.report, .events = POLLIN };
+	json_tokener *tok = json_tokener_new();
+	json_object *doc = NULL;
+	struct timespec deadline;
+	size_t parsed = 0, parsed_to = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += cfg->timeout_s;
+	while (tok && !doc) {
+		long left = ms_left(&deadline);
+
+		if (left <= 0) {
+			o->timed_out = true;
+			o->status = 128 + SIGKILL;
+			break;
+		}
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+			break;
+		if (pfd.revents && !append(&o->out, &o->outlen, sh.report))
+			break;
+		if (o->outlen > parsed) {
+			doc = json_tokener_parse_ex(tok, o->out + parsed,
+						    (int)(o->outlen - parsed));
+			if (!doc && json_tokener_get_error(tok) != json_tokener_continue)
+				break;
+			parsed_to = parsed + json_tokener_get_parse_end(tok);
+			parsed = o->outlen;
+		}
+		if (!doc && o->outlen + 8192 >= LVM_OUT_CAP) /* append() drops past the cap */
+			break;
+	}
+	if (doc && only_space(o->out + parsed_to, o->outlen - parsed_to))
+		o->status = shell_status(doc);
+	json_object_put(doc);
+	json_tokener_free(tok);
+	return o->status >= 0 && !o->timed_out ? 0 : -1;
+}
+
+/*
+ * One command in the shell: 0 with o filled (o->status as lvm's exit code), or
+ * -1 when the shell is not there or broke (o freed; a process should run).
+ * A timed-out command is 0 with o->timed_out, as for a process.
+ */
+static int
+shell_run(const struct lvm_config *cfg, const char *line, struct lvm_out *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->status = -1;
+	if (shell_start(cfg) < 0)
+		return -1;
+	if (write_all(sh.in, line, strlen(line)) == 0 && shell_read(cfg, o) == 0) {
+		sh.done++;
+		return 0;
+	}
+	/* Dead before it ever answered: it cannot work here, so processes from now on. */
+	sh.unusable = sh.done == 0 && !o->timed_out;
+	shell_stop();
+	if (o->timed_out)
+		return 0;
+	lvm_out_free(o);
+	return -1;
+}
+
+int
+lvm_run(const struct lvm_config *cfg, const char *const argv[], int attempts, struct lvm_out *o)
+{
+	char line[LVM_SHELL_LINE_MAX];
+
+	if (!cfg->no_shell && shell_suits(argv) && lvm_shell_line(argv, line, sizeof(line)) == 0 &&
+	    shell_run(cfg, line, o) == 0) {
+		if (o->status == 0 || o->timed_out)
+			return 0;
+		lvm_out_free(
+			o); /* its refusal again from a process: LVM's own words and exit code */
+	}
+	return run_process(cfg, argv, attempts, o);
 }
 
 void

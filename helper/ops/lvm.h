@@ -17,10 +17,15 @@
 #define LVM_OUT_CAP	   (1u << 20) /* bytes of stdout or stderr kept from one run */
 #define LVM_SYSTEM_DIR_MAX 270	      /* longest LVM_SYSTEM_DIR passed on to lvm */
 #define LVM_CONFIG_DIRS	   3	      /* backup_dir, archive_dir, locking_dir */
+#define LVM_SHELL_PROFILE  "lvmdbusd" /* Debian's lvm2 ships it: JSON reports, the command log */
+#define LVM_SHELL_LINE_MAX 2048	      /* one command line sent to the lvm shell */
+#define LVM_SHELL_WORD_MAX 512
+#define LVM_SHELL_ARGS_MAX 48 /* words after "lvm"; LVM's shell splits at most 64 */
 
 struct lvm_config {
 	const char *path;   /* absolute path of the lvm binary */
 	unsigned timeout_s; /* a run is killed after this long */
+	bool no_shell;	    /* every command a process of its own (no long-lived lvm shell) */
 };
 
 struct vg_info {
@@ -51,6 +56,10 @@ struct lvm_names {
  * Run argv (argv[0] "lvm") up to attempts times while it fails (Nova's
  * daemon retried reports). 0 when it ran (o->status says how it ended), or
  * -EIO when it could not be started. lvm_out_free(o) in both cases.
+ * lvcreate, lvremove and JSON reports run in the helper's long-lived lvm
+ * shell when they can (o->out is then the shell's JSON document, with the
+ * report and the command log); a failure there is run again as a process,
+ * so o->err and o->status on failure are always a process's.
  */
 int lvm_run(const struct lvm_config *cfg, const char *const argv[], int attempts,
 	    struct lvm_out *o);
@@ -100,5 +109,12 @@ int lvm_parse_names(const char *json, struct lvm_names *ln, struct op_error *e);
 void lv_bare_name(const char *in, char out[OP_NAME_CAP]);
 int lvm_parse_removable(const char *json, const char *vg, const char *lv, struct op_error *e);
 const char *lvm_reason(const char *err, char *buf, size_t cap);
+/*
+ * argv[1..] as one line for LVM's shell ("...\n"), or -EINVAL when a word is
+ * empty, too long or holds anything but [A-Za-z0-9+-_.,/=:|%@] (LVM's shell
+ * splits at white space, reads a leading quote and a leading '#'), or when
+ * there are too many words or the line would not fit in cap.
+ */
+int lvm_shell_line(const char *const argv[], char *line, size_t cap);
 
 #endif

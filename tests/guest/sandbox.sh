@@ -135,15 +135,23 @@ ok "in lvm's namespace /etc/passwd, core_pattern, /run and /tmp are read-only (E
 # lvm gets a fixed environment (no PATH) and not the helper's channel.
 mapfile -d '' env <"/proc/$lvm/environ"
 for var in "${env[@]}"; do
-    [[ $var == LC_ALL=C || $var == LVM_SUPPRESS_FD_WARNINGS=1 || $var == LVM_SYSTEM_DIR=* ]] ||
+    [[ $var == LC_ALL=C || $var == LVM_SUPPRESS_FD_WARNINGS=1 || $var == LVM_SYSTEM_DIR=* ||
+        $var == LVM_REPORT_FD=3 || $var == LVM_COMMAND_PROFILE=lvmdbusd ]] ||
         fail "lvm's environment has $var"
 done
+# vg_info went to the helper's long-lived lvm shell: no arguments, commands on its stdin.
+[[ $(tr '\0' ' ' <"/proc/$lvm/cmdline") == "lvm " ]] ||
+    fail "the lvm child is not LVM's shell: $(tr '\0' ' ' <"/proc/$lvm/cmdline")"
+[[ $(readlink "/proc/$lvm/fd/0") == pipe:* && $(readlink "/proc/$lvm/fd/3") == pipe:* ]] ||
+    fail "the lvm shell's stdin and report fd are not pipes"
+ok "vg_info ran in the helper's lvm shell (stdin and LVM_REPORT_FD pipes)"
+
 chan=$(readlink "/proc/$helper/fd/3")
 [[ $chan == socket:* ]] || fail "the helper's fd 3 is $chan, not its channel"
 for fd in "/proc/$lvm/fd/"*; do
     [[ $(readlink "$fd" || true) != "$chan" ]] || fail "lvm inherited the channel as $fd"
 done
-ok "lvm's environment is LC_ALL, LVM_SUPPRESS_FD_WARNINGS, LVM_SYSTEM_DIR only; no channel"
+ok "lvm's environment is LC_ALL, LVM_SUPPRESS_FD_WARNINGS, LVM_SYSTEM_DIR and the shell's LVM_REPORT_FD, LVM_COMMAND_PROFILE only; no channel"
 
 flock -u "$lockfd"
 exec {lockfd}>&-

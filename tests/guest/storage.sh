@@ -127,5 +127,18 @@ expect_error builtins.OSError "t6_disk-dmcrypt" ephcrypt.disk_create s:$VG s:t6_
     i:$((8 << 20)) s:nosuchcipher-xts-plain64 i:512 key:$K1
 ok "a failed disk_create removes its LV again (nothing half-made)"
 
+# The helper's lvm shell reads a command line: names that LVM's splitter would read
+# as more words, a comment, a quote or an option are refused before any lvm runs
+# (the name grammar; the line builder refuses them too, tests/unit/test_ops.c).
+long=$(printf 'a%.0s' {1..300})
+for bad in "x;lvremove" $'x\nlvremove --yes '"$VG" "x'y" 'x"y' "--" "-ff" "x y" $'x\ty' "#x" \
+    "x#y" '$(id)' "x\\y" "$long"; do
+    expect_error builtins.ValueError "" ephcrypt.lv_create s:$VG "s:$bad" i:4194304
+    expect_error builtins.ValueError "" ephcrypt.lv_remove s:$VG "s:$bad"
+done
+expect_error builtins.ValueError "" ephcrypt.vg_info "s:$VG;lvs"
+expect_error builtins.ValueError "" ephcrypt.vg_info "s:$VG --yes"
+ok "names with ; newline tab quotes # -- spaces or 300 bytes: ValueError, nothing changed"
+
 run_cleanups || fail "cleanup failed"
 echo "storage: $_vm_ok_count passed, 0 failed"

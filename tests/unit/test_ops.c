@@ -224,3 +224,106 @@ Test(lvm_config, too_broad_or_odd_folders_refused)
 	/* a key's name inside another's value is not the key */
 	cr_assert_eq(lvm_parse_config_dirs("x=\"backup_dir=\\\"/a/b\"\n", dirs, &e), -EIO);
 }
+
+/* --- the line sent to LVM's shell ------------------------------------------- */
+
+/*
+ * LVM's shell splitter as lvm2's tools/lvmcmdline.c behaves: words end at
+ * white space; a word that starts with a quote runs to the same quote; '#'
+ * at a word's start ends the line. Returns the number of words.
+ */
+static int
+split_like_lvm(char *s, char *words[], int max)
+{
+	int n = 0;
+
+	while (*s && n < max) {
+		char quote = 0, *end;
+
+		while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+			s++;
+		if (!*s || *s == '#')
+			break;
+		if (*s == '\'' || *s == '"')
+			quote = *s++;
+		for (end = s; *end && (quote ? *end != quote
+					     : !(*end == ' ' || (*end >= '\t' && *end <= '\r')));
+		     end++)
+			;
+		words[n++] = s;
+		if (!*end)
+			break;
+		*end = '\0';
+		s = end + 1;
+	}
+	return n;
+}
+
+static void
+assert_round_trip(const char *const argv[])
+{
+	char line[LVM_SHELL_LINE_MAX], *words[80];
+	int n;
+
+	cr_assert_eq(lvm_shell_line(argv, line, sizeof(line)), 0, "refused %s", argv[1]);
+	cr_assert_eq(strchr(line, '\n'), line + strlen(line) - 1, "one line, one newline");
+	n = split_like_lvm(line, words, 80);
+	for (int k = 0; k < n; k++)
+		cr_assert_str_eq(words[k], argv[k + 1], "word %d", k + 1);
+	cr_assert_null(argv[n + 1], "LVM's shell sees %d words", n);
+}
+
+Test(lvm_shell_line, the_helpers_commands_split_back_to_their_argv)
+{
+	const char *create[] = {
+		"lvm", "lvcreate", "--yes", "-L", "67108864b", "-n", "instance-0000_disk.eph",
+		"--",  "nova-vg",  NULL
+	};
+	const char *report[] = { "lvm",	       "vgs",	  "--reportformat",
+				 "json",       "--units", "b",
+				 "--nosuffix", "-o",	  "vg_name,vg_size,vg_free,vg_extent_size",
+				 "--",	       "vg0",	  NULL };
+	const char *nova[] = { "lvm",	   "vgs", "--separator", "|", "-o", "vg_size,vg_free",
+			       "vg+0%@:=", NULL };
+
+	assert_round_trip(create);
+	assert_round_trip(report);
+	assert_round_trip(nova);
+}
+
+Test(lvm_shell_line, words_lvm_would_read_otherwise_are_refused)
+{
+	const char *bad[] = { "vg0;reboot", "vg0\nlvremove", "vg0 -ff", "'vg0'",      "\"vg0\"",
+			      "#vg0",	    "vg0#x",	     "vg\\0",	"vg0\t",      "",
+			      "$(id)",	    "vg`id`",	     "vg\x7f",	"vg\xc3\xa9", "vg0\r" };
+	char line[LVM_SHELL_LINE_MAX];
+
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		const char *argv[] = { "lvm", "lvremove", "--yes", "--", bad[k], NULL };
+
+		cr_assert_eq(lvm_shell_line(argv, line, sizeof(line)), -EINVAL, "word %zu passed",
+			     k);
+	}
+}
+
+Test(lvm_shell_line, long_words_many_words_and_small_buffers_are_refused)
+{
+	static char longword[LVM_SHELL_WORD_MAX + 2];
+	const char *argv[LVM_SHELL_ARGS_MAX + 3] = { "lvm", "lvs" };
+	const char *one[] = { "lvm", "lvs", longword, NULL };
+	const char *none[] = { "lvm", NULL }, *other[] = { "sh", "-c", NULL };
+	char line[LVM_SHELL_LINE_MAX], small[8];
+
+	memset(longword, 'a', LVM_SHELL_WORD_MAX + 1);
+	cr_assert_eq(lvm_shell_line(one, line, sizeof(line)), -EINVAL, "a word over the cap");
+	longword[LVM_SHELL_WORD_MAX] = '\0';
+	cr_assert_eq(lvm_shell_line(one, line, sizeof(line)), 0, "a word at the cap");
+	cr_assert_eq(lvm_shell_line(one, small, sizeof(small)), -EINVAL, "a line over the buffer");
+	for (size_t k = 2; k < LVM_SHELL_ARGS_MAX + 2; k++)
+		argv[k] = "a";
+	cr_assert_eq(lvm_shell_line(argv, line, sizeof(line)), -EINVAL, "too many words");
+	argv[LVM_SHELL_ARGS_MAX + 1] = NULL;
+	cr_assert_eq(lvm_shell_line(argv, line, sizeof(line)), 0, "words at the cap");
+	cr_assert_eq(lvm_shell_line(none, line, sizeof(line)), -EINVAL, "no command");
+	cr_assert_eq(lvm_shell_line(other, line, sizeof(line)), -EINVAL, "not lvm");
+}

@@ -52,6 +52,9 @@ setup_lvm() {
     export LVM_SYSTEM_DIR=/run/lvm
     printf '%s\n' 'devices { obtain_device_list_from_udev = 0 }' \
         'activation { udev_sync = 0  udev_rules = 0 }' >/run/lvm/lvm.conf
+    # Profiles (the helper's lvm shell uses lvmdbusd's) live beside lvm.conf;
+    # a copy, not a link: SELinux's lvm_t may not follow links in /run/lvm.
+    cp -r /etc/lvm/profile /run/lvm/profile
 }
 
 run_command() {
