@@ -160,7 +160,7 @@ demo: deps-test deps-client-test all
 
 # bench: mk/bench.mk
 
-# libFuzzer on the codec and the policy parser (tests/fuzz/README); not part of check.
+# libFuzzer on the codec, the policy parser and the guard (tests/fuzz/README); check runs a smoke (mk/faults.mk).
 fuzz: deps
 	$(call install_missing,$(FUZZ_PKGS))
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
