@@ -57,7 +57,7 @@ static const struct param params[] = {
 	{ "device", P_STR, true, false },  { "discard", P_BOOL, true, false },
 	{ "options", P_MAP, true, false }, { "blob", P_ANY, true, true },
 };
-static const struct entrypoint ep = { "fuzz_call", 0, params, 8, NULL };
+static const struct entrypoint ep = { "fuzz_call", 0, params, 8, NULL, NULL };
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
