@@ -153,7 +153,7 @@ check-interop: deps-test all
 	$(PYTHON) -m unittest discover -s tests/interop -p 'test_*.py' -v
 
 check-guest: deps-nova all
-	tests/vm/run --mem 1G --timeout 1800 tests/guest/run-all.sh
+	tests/vm/run --mem 1G --timeout 2400 tests/guest/run-all.sh
 
 demo: deps-test deps-client-test all
 	tests/vm/run --mem 1G --timeout 900 tests/demo.sh

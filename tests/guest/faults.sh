@@ -1,14 +1,14 @@
 #!/bin/bash
 # Faults and load on the guest kernel (issue 13): a caller hanging up during
 # disk_create, lvm failing mid-create, the helper SIGKILLed mid-create, and
-# LOAD_CALLERS concurrent callers (each with its own helper, one shared audit
-# log) running LOAD_ROUNDS full lifecycles each.
-# Run with: tests/vm/run --mem 1G tests/guest/faults.sh   (LOAD_ROUNDS=50 for check-load)
+# EPHCRYPT_LOAD_CALLERS (8) concurrent callers (each with its own helper, one shared audit
+# log) running EPHCRYPT_LOAD_ROUNDS (5) full lifecycles each (make check-load: 50).
+# Run with: tests/vm/run --mem 1G tests/guest/faults.sh   (EPHCRYPT_LOAD_ROUNDS=50: make check-load)
 . "$(dirname "${BASH_SOURCE[0]}")/../vm/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-LOAD_CALLERS=${LOAD_CALLERS:-8}
-LOAD_ROUNDS=${LOAD_ROUNDS:-5}
+LOAD_CALLERS=${EPHCRYPT_LOAD_CALLERS:-8}
+LOAD_ROUNDS=${EPHCRYPT_LOAD_ROUNDS:-5}
 HELPER=${EPHCRYPT_HELPER:-$REPO/build/ephcrypt-helper}
 require_root_and_dm
 /usr/bin/python3 -c 'import msgpack' 2>/dev/null || skip "needs python3-msgpack"
