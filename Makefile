@@ -21,7 +21,8 @@ BUILD_PKGS := build-essential pkg-config libcryptsetup-dev libseccomp-dev libcap
 	libmsgpack-dev libjson-c-dev libssl-dev libdevmapper-dev
 # libcurl and libyaml: the client library (mk/client.mk) that fetches keys from Barbican.
 TEST_PKGS := libcriterion-dev lvm2 python3-oslo.privsep python3-msgpack cryptsetup-bin \
-	user-mode-linux kmod valgrind clang-format groff-base libcurl4-openssl-dev libyaml-dev
+	user-mode-linux kmod valgrind clang-format groff-base libcurl4-openssl-dev libyaml-dev \
+	python3-pycadf
 NOVA_PKGS := python3-nova
 FUZZ_PKGS := clang libclang-rt-14-dev
 FUZZ_SECONDS ?= 60

@@ -47,13 +47,17 @@
  * test_audit.c fills every field with its worst case to keep that true.
  */
 #define CAP_SHORT   128
+#define CAP_TAG	    (CAP_SHORT + 32) /* "entrypoint?value=" and the name */
 #define CAP_NAME    384
 #define CAP_MESSAGE 2048
+
+#define TAG_ENTRYPOINT "entrypoint?value="
 
 static struct {
 	int wfd, rfd;	/* append-only writer; reader for the tail (regular files only) */
 	bool regular;	/* a regular file: flock, fstat, fdatasync apply */
 	off_t end;	/* file size after our last record */
+	bool carry;	/* reopened after a rotation: an empty file continues lg.prev */
 	int broken_err; /* the first failure, returned from then on */
 	char broken_why[512];
 	char prev[AUDIT_HASH_HEX];
@@ -246,7 +250,7 @@ format_time(char out[32])
 	snprintf(out + 19, 13, ".%06uZ", (unsigned)(ts.tv_nsec / 1000) % 1000000u);
 }
 
-/* CADF's outcome; a denial is a failure with reason "denied". */
+/* CADF's outcome; a denial is a failure with reason code "denied". */
 static const char *
 outcome_name(enum audit_outcome o, bool cadf)
 {
@@ -258,26 +262,191 @@ outcome_name(enum audit_outcome o, bool cadf)
 	}
 }
 
-static void
-put_resources(struct jw *w, const struct audit_event *ev)
+/*
+ * Entrypoint names end in what they do (lv_create, lvcreate, crypt_open,
+ * dmcrypt_delete_volume, vginfo, blockdev_size, clear...): the first suffix
+ * that fits gives the CADF action. Longer suffixes come first.
+ */
+static const struct {
+	const char *suffix, *action;
+} cadf_actions[] = {
+	{ "create_volume", "create" },
+	{ "delete_volume", "delete" },
+	{ "create", "create" },
+	{ "open", "create" },
+	{ "remove", "delete" },
+	{ "destroy", "delete" },
+	{ "close", "delete" },
+	{ "list", "read/list" },
+	{ "info", "read" },
+	{ "status", "read" },
+	{ "size", "read" },
+	{ "clear", "update" },
+};
+
+/* word ends (at_end) or begins with what, as a whole word of the name. */
+static bool
+word_fits(const char *word, size_t n, const char *what, bool at_end)
 {
+	size_t m = strlen(what);
+
+	if (n < m)
+		return false;
+	if (at_end)
+		return strcmp(word + n - m, what) == 0;
+	return strncmp(word, what, m) == 0 && (word[m] == '_' || word[m] == '\0');
+}
+
+const char *
+audit_cadf_action(const char *entrypoint)
+{
+	const char *dot = entrypoint ? strrchr(entrypoint, '.') : NULL;
+	const char *word = dot ? dot + 1 : entrypoint;
+	size_t n = word ? strlen(word) : 0;
+
+	/* By how the name ends (lv_create, vginfo), then by its first word (list_lvs). */
+	for (int at_end = 1; at_end >= 0; at_end--)
+		for (size_t k = 0; k < sizeof(cadf_actions) / sizeof(cadf_actions[0]); k++)
+			if (word_fits(word, n, cadf_actions[k].suffix, at_end))
+				return cadf_actions[k].action;
+	return "unknown";
+}
+
+/*
+ * A CADF resource id that names the same thing in every record: a UUID
+ * (version 8, RFC 9562) made of the first 128 bits of the SHA-256 of the kind
+ * and the parts, NUL-separated. Parts longer than the buffer are cut, which
+ * only makes two very long names share an id.
+ */
+static void
+derived_id(char out[37], const char *kind, const char *const *parts, size_t n)
+{
+	char buf[2048], hex[AUDIT_HASH_HEX];
+	size_t len = (size_t)snprintf(buf, sizeof(buf), "%s", kind) + 1; /* kind is short */
+
+	for (size_t k = 0; k < n && len < sizeof(buf); k++) {
+		int w = snprintf(buf + len, sizeof(buf) - len, "%s", parts[k] ? parts[k] : "");
+
+		len += (size_t)w + 1;
+	}
+	if (len > sizeof(buf))
+		len = sizeof(buf);
+	if (audit_chain_hash(buf, len, hex) < 0)
+		memset(hex, '0', 32);
+	hex[12] = '8';								     /* version 8 */
+	hex[16] = "89ab"[(hex[16] <= '9' ? hex[16] - '0' : hex[16] - 'a' + 10) & 3]; /* variant */
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+static void
+jw_kid(struct jw *w, const char *kind, const char *const *parts, size_t n)
+{
+	char id[37];
+
+	derived_id(id, kind, parts, n);
+	jw_kstr(w, "id", id, CAP_SHORT);
+}
+
+/* The peer process (SO_PEERCRED), one id per process on this host. */
+static void
+put_initiator(struct jw *w, const struct audit_event *ev)
+{
+	char uid[24], pid[24];
+	const char *parts[] = { lg.host, uid, pid };
+
+	snprintf(uid, sizeof(uid), "%u", (unsigned)ev->uid);
+	snprintf(pid, sizeof(pid), "%d", (int)ev->pid);
 	jw_open(w, "initiator");
+	jw_kid(w, "initiator", parts, 3);
+	jw_kstr(w, "typeURI", "compute/process", CAP_SHORT);
 	jw_knum(w, "uid", ev->uid);
 	jw_knum(w, "gid", ev->gid);
 	jw_knum(w, "pid", ev->pid);
 	jw_kstr(w, "request_id", ev->request_id, CAP_NAME);
 	jw_close(w);
+}
+
+/* What the call named: a volume (LV, mapping, device), else a VG, else the node's storage. */
+static void
+put_target(struct jw *w, const struct audit_event *ev)
+{
+	const char *parts[] = { lg.host, ev->vg, ev->lv, ev->mapping, ev->device };
+	bool volume =
+		(ev->lv && *ev->lv) || (ev->mapping && *ev->mapping) || (ev->device && *ev->device);
+
 	jw_open(w, "target");
+	jw_kid(w, "target", parts, 5);
+	jw_kstr(w, "typeURI",
+		volume		    ? "storage/volume"
+		: ev->vg && *ev->vg ? "storage/container"
+				    : "storage",
+		CAP_SHORT);
 	jw_kstr(w, "vg", ev->vg, CAP_NAME);
 	jw_kstr(w, "lv", ev->lv, CAP_NAME);
 	jw_kstr(w, "mapping", ev->mapping, CAP_NAME);
 	jw_kstr(w, "device", ev->device, CAP_NAME);
 	jw_close(w);
+}
+
+/* This helper process; "host" is a CADF Host, so the name goes in its address. */
+static void
+put_observer(struct jw *w)
+{
+	char pid[24];
+	const char *parts[] = { lg.host, pid };
+
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	jw_open(w, "observer");
+	jw_kid(w, "observer", parts, 2);
+	jw_kstr(w, "typeURI", "service/security", CAP_SHORT);
+	jw_kstr(w, "name", "ephcrypt-helper", CAP_SHORT);
 	jw_knum(w, "pid", getpid());
-	jw_kstr(w, "host", lg.host, CAP_NAME);
+	jw_open(w, "host");
+	jw_kstr(w, "address", lg.host, CAP_NAME);
+	jw_close(w);
 	jw_kstr(w, "version", EPHCRYPT_VERSION, CAP_SHORT);
 	jw_close(w);
+}
+
+/* CADF's {reasonType, reasonCode}: a denial (with the deciding rule), or the errno. */
+static void
+put_reason(struct jw *w, const struct audit_event *ev)
+{
+	const char *name = ev->err_no > 0 ? strerrorname_np(ev->err_no) : NULL;
+	char code[24];
+
+	if (ev->outcome == AUDIT_SUCCESS)
+		return;
+	jw_open(w, "reason");
+	if (ev->outcome == AUDIT_DENIED) {
+		jw_kstr(w, "reasonType", "ephcrypt-policy", CAP_SHORT);
+		jw_kstr(w, "reasonCode", "denied", CAP_SHORT);
+		if (ev->policy_rule && *ev->policy_rule) {
+			jw_kstr(w, "policyType", "ephcrypt-policy", CAP_SHORT);
+			jw_kstr(w, "policyId", ev->policy_rule, CAP_NAME);
+		}
+	} else if (ev->err_no > 0) {
+		snprintf(code, sizeof(code), "%d", ev->err_no);
+		jw_kstr(w, "reasonType", "errno", CAP_SHORT);
+		jw_kstr(w, "reasonCode", name ? name : code, CAP_SHORT);
+	} else {
+		jw_kstr(w, "reasonType", "ephcrypt", CAP_SHORT);
+		jw_kstr(w, "reasonCode", "failed", CAP_SHORT);
+	}
+	jw_close(w);
+}
+
+/* The entrypoint, as a CADF tag "entrypoint?value=NAME". */
+static void
+put_tags(struct jw *w, const struct audit_event *ev)
+{
+	char tag[CAP_TAG + 16];
+
+	snprintf(tag, sizeof(tag), "%s%s", TAG_ENTRYPOINT, ev->action);
+	jw_key(w, "tags");
+	jw_raw(w, "[", 1);
+	jw_str(w, tag, CAP_TAG);
+	jw_raw(w, "]", 1);
 }
 
 /* Everything but "prev" and the closing brace. */
@@ -292,12 +461,14 @@ put_body(struct jw *w, const struct audit_event *ev, const char *id)
 	jw_kstr(w, "eventTime", when, CAP_SHORT);
 	jw_kstr(w, "eventType", "activity", CAP_SHORT);
 	jw_kstr(w, "typeURI", AUDIT_TYPE_URI, CAP_SHORT);
-	jw_key(w, "action");
-	jw_str(w, ev->action, CAP_SHORT);
+	jw_kstr(w, "action", ev->cadf_action ? ev->cadf_action : audit_cadf_action(ev->action),
+		CAP_SHORT);
 	jw_kstr(w, "outcome", outcome_name(ev->outcome, true), CAP_SHORT);
-	if (ev->outcome == AUDIT_DENIED)
-		jw_kstr(w, "reason", "denied", CAP_SHORT);
-	put_resources(w, ev);
+	put_reason(w, ev);
+	put_initiator(w, ev);
+	put_target(w, ev);
+	put_observer(w);
+	put_tags(w, ev);
 	jw_kstr(w, "policy_rule", ev->policy_rule, CAP_NAME);
 	if (ev->outcome != AUDIT_SUCCESS) {
 		if (ev->err_no)
@@ -305,6 +476,10 @@ put_body(struct jw *w, const struct audit_event *ev, const char *id)
 		jw_kstr(w, "message", ev->message, CAP_MESSAGE);
 	}
 	jw_knum(w, "duration_us", (long long)ev->duration_us);
+	jw_kstr(w, "route", ev->route, CAP_SHORT);
+	jw_kstr(w, "context", ev->context, CAP_NAME);
+	jw_kstr(w, "reply", ev->reply, CAP_SHORT);
+	jw_kstr(w, "exception", ev->exception, CAP_NAME);
 	if (ev->cipher) {
 		/* Parameters only: the API has no key field, and nothing derived from one. */
 		jw_kstr(w, "cipher", ev->cipher, CAP_SHORT);
@@ -371,7 +546,8 @@ chain_from_tail(off_t size, char *why, size_t whylen)
 
 	if (size == 0) {
 		lg.end = 0;
-		return audit_chain_start(lg.prev);
+		/* After a rotation the new file's first record chains to the old file's last. */
+		return lg.carry ? 0 : audit_chain_start(lg.prev);
 	}
 	/* One byte more than the longest line we accept, for the newline before it. */
 	n = size > AUDIT_TAIL_MAX ? AUDIT_TAIL_MAX + 1 : (size_t)size;
@@ -395,9 +571,7 @@ chain_from_tail(off_t size, char *why, size_t whylen)
  * Under flock: another helper may have appended since our last record. A file
  * shorter than that has lost records (cut, or truncated as logrotate's
  * copytruncate does), which no chain can show later: the log is broken from
- * then on. A file renamed or replaced (logrotate's create) is accepted as
- * before: it is not seen here, as wfd still names the file we wrote, whose
- * chain stays intact; a restarted helper starts a new chain in the new file.
+ * then on. A file renamed or replaced is follow_rotation's business.
  */
 static int
 resync(char *why, size_t whylen)
@@ -414,6 +588,75 @@ resync(char *why, size_t whylen)
 			    "(truncated, or records cut from its end)",
 			    (long long)lg.end, (long long)st.st_size);
 	return chain_from_tail(st.st_size, why, whylen);
+}
+
+static int
+resync_locked(char *why, size_t whylen)
+{
+	int r;
+
+	if (flock(lg.wfd, LOCK_EX) < 0)
+		return fail(errno, why, whylen, "flock: %s", strerror(errno));
+	r = resync(why, whylen);
+	flock(lg.wfd, LOCK_UN);
+	return r;
+}
+
+/*
+ * Does the path still name the file we write? logrotate's rename (then, or
+ * not, a new file made by its create) and an unlink both say no.
+ */
+static int
+path_moved(bool *moved, char *why, size_t whylen)
+{
+	struct stat at_path, held;
+
+	if (fstat(lg.wfd, &held) < 0)
+		return fail(errno, why, whylen, "fstat: %s", strerror(errno));
+	if (lstat(lg.path, &at_path) < 0) {
+		if (errno != ENOENT)
+			return fail(errno, why, whylen, "%s", strerror(errno));
+		*moved = true;
+		return 0;
+	}
+	*moved = at_path.st_dev != held.st_dev || at_path.st_ino != held.st_ino;
+	return 0;
+}
+
+static int open_in_dir(const char *path, char *why, size_t whylen);
+static void close_files(void);
+
+/*
+ * Follow a rotation: take the old file's real last line (another helper may
+ * have appended to it since our last record), then open the path again,
+ * creating it 0600 when nobody did, and carry the chain into it. A record
+ * written between our check and a rename lands in the renamed file; the
+ * next one notices, so nothing is written where nobody will look.
+ */
+static int
+follow_rotation(char *why, size_t whylen)
+{
+	bool moved = false;
+	int r;
+
+	if (!lg.regular)
+		return 0;
+	r = path_moved(&moved, why, whylen);
+	if (r < 0 || !moved)
+		return r;
+	r = resync_locked(why, whylen);
+	if (r < 0)
+		return r;
+	close_files();
+	lg.carry = true;
+	r = open_in_dir(lg.path, why, whylen);
+	lg.carry = false;
+	if (r < 0)
+		close_files();
+	else
+		syslog(LOG_NOTICE, "audit log %s was rotated; continuing its chain in a new file",
+		       lg.path);
+	return r;
 }
 
 /* Split path into its directory ("." or "/" or without trailing slashes) and last name. */
@@ -523,9 +766,14 @@ check_file(const struct stat *st, char *why, size_t whylen)
 	if (st->st_uid != geteuid())
 		return fail(EPERM, why, whylen, "owned by uid %u, not by us (uid %u)",
 			    (unsigned)st->st_uid, (unsigned)geteuid());
-	if (st->st_mode & 022)
-		return fail(EPERM, why, whylen, "writable by group or others (mode %04o)",
-			    (unsigned)(st->st_mode & 07777));
+	/* Records name callers, volumes and key references: a reviewers' group may read them. */
+	if (st->st_mode & 027)
+		return fail(EPERM, why, whylen,
+			    "%s by %s (mode %04o); it must be mode 0600, or 0640 for a group "
+			    "of reviewers: chmod %s it",
+			    st->st_mode & 022 ? "writable" : "readable",
+			    st->st_mode & 020 ? "its group" : "others",
+			    (unsigned)(st->st_mode & 07777), st->st_mode & 040 ? "0640" : "0600");
 	if (st->st_nlink != 1)
 		return fail(EPERM, why, whylen, "%u hard links; an audit log must have exactly one",
 			    (unsigned)st->st_nlink);
@@ -645,6 +893,25 @@ close_files(void)
 	lg.wfd = lg.rfd = -1;
 }
 
+/* Kept absolute: the rotation check looks the path up again after chdir("/"). */
+static int
+absolute_path(const char *path, char *why, size_t whylen)
+{
+	char cwd[PATH_MAX];
+	int n;
+
+	if (path[0] == '/') {
+		n = snprintf(lg.path, sizeof(lg.path), "%s", path);
+	} else {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return fail(errno, why, whylen, "getcwd: %s", strerror(errno));
+		n = snprintf(lg.path, sizeof(lg.path), "%s/%s", cwd, path);
+	}
+	if (n < 0 || (size_t)n >= sizeof(lg.path))
+		return fail(ENAMETOOLONG, why, whylen, "the path is too long");
+	return 0;
+}
+
 /* why does not repeat the path: the caller names the log in its own message. */
 int
 audit_open(const char *path, char *why, size_t whylen)
@@ -655,9 +922,11 @@ audit_open(const char *path, char *why, size_t whylen)
 		path = AUDIT_DEFAULT_PATH;
 	if (lg.wfd >= 0)
 		return fail(EBUSY, why, whylen, "already open");
-	snprintf(lg.path, sizeof(lg.path), "%s", path);
+	r = absolute_path(path, why, whylen);
+	if (r < 0)
+		return r;
 	/* The first digest also loads libcrypto's config. */
-	r = open_in_dir(path, why, whylen);
+	r = open_in_dir(path, why, whylen); /* as given, for the messages */
 	if (r < 0) {
 		close_files();
 	} else {
@@ -774,7 +1043,9 @@ audit_record(const struct audit_event *ev)
 	} else if (lg.wfd < 0) {
 		r = fail(EBADF, why, sizeof(why), "not open");
 	} else {
-		r = make_uuid(id);
+		r = follow_rotation(why, sizeof(why));
+		if (r == 0)
+			r = make_uuid(id);
 		if (r == 0)
 			r = put_body(&w, ev, id);
 		if (r == 0)
@@ -784,6 +1055,41 @@ audit_record(const struct audit_event *ev)
 		set_broken(r, why, sizeof(why));
 	summary(ev, id, linehash, r, why);
 	return r;
+}
+
+int
+audit_ready(char *why, size_t whylen)
+{
+	char reason[sizeof(lg.broken_why)] = "";
+	int r = 0;
+
+	if (lg.broken_err)
+		r = -lg.broken_err;
+	else if (lg.wfd < 0)
+		r = fail(EBADF, reason, sizeof(reason), "not open");
+	else
+		r = follow_rotation(reason, sizeof(reason));
+	if (r == 0 && lg.regular)
+		r = resync_locked(reason, sizeof(reason));
+	if (r < 0 && !lg.broken_err) {
+		set_broken(r, reason, sizeof(reason));
+		syslog(LOG_ERR, "audit log %s: %s; refusing further requests", lg.path, reason);
+	}
+	audit_broken_reason(why, whylen);
+	return r;
+}
+
+int
+audit_log_dir(char *dir, size_t dirlen)
+{
+	char d[PATH_MAX];
+	const char *base;
+
+	if (lg.wfd < 0 || !lg.regular || split_path(lg.path, d, &base) < 0)
+		return -ENOENT;
+	if ((size_t)snprintf(dir, dirlen, "%s", d) >= dirlen)
+		return -ENAMETOOLONG;
+	return 0;
 }
 
 bool

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The audit log: one JSON object per line, CADF core fields plus ours,
- * hash-chained (each record carries the SHA-256 of the previous line).
+ * The audit log: one JSON object per line, a CADF event that pycadf's Event
+ * model accepts (tests/audit/check-cadf.py) plus ours, hash-chained (each
+ * record carries the SHA-256 of the previous line).
  * Never key material, nor a hash of it.
  */
 #ifndef EPHCRYPT_AUDIT_H
@@ -34,10 +35,19 @@ struct audit_event {
 	unsigned key_size, sector_size;
 	const char *flags;  /* e.g. "allow_discards,no_read_workqueue" */
 	const char *key_id; /* the caller's key reference, never the key */
+	/* Which way the call went: "native" (served or refused by the helper)
+	 * or "privsep-helper" (relayed, policy [forward]); NULL: not written.
+	 * context: --privsep_context. reply, exception: a relayed call's reply
+	 * kind (RET, ERR, LIMIT, LOST) and exception class, never its values. */
+	const char *route, *context, *reply, *exception;
+	/* The CADF taxonomy action (create, read, read/list, update, delete...);
+	 * NULL: derived from the entrypoint's name (audit_cadf_action). */
+	const char *cadf_action;
 };
 
 /*
- * Open (create 0600, O_APPEND) before the sandbox; reads the last line to
+ * Open (create 0600, O_APPEND) before the sandbox; a log readable or writable
+ * by others, or writable by its group, is refused (0640 is fine); reads the last line to
  * continue the hash chain. The directory (created 0700 if it alone is
  * missing) must be owned by root, not writable by group or others, and not
  * a symbolic link. Returns 0 or -errno with why filled in.
@@ -50,8 +60,18 @@ int audit_open(const char *path, char *why, size_t whylen);
  */
 int audit_record(const struct audit_event *ev);
 bool audit_is_broken(void);
+/*
+ * Before acting: follow a rotation (reopen the path when it no longer names
+ * the open file, carrying the chain) and check that the file has not shrunk.
+ * Returns 0, or -errno with the broken reason in why (as audit_broken_reason).
+ */
+int audit_ready(char *why, size_t whylen);
+/* The log's directory (absolute), which must stay writable for the reopen. */
+int audit_log_dir(char *dir, size_t dirlen);
 /* Why: the file, and the first failure (e.g. the sizes of a shrunk file); "" if not broken. */
 void audit_broken_reason(char *why, size_t whylen);
 void audit_close(void);
+/* The CADF action for an entrypoint name: by its last word, "unknown" if none fits. */
+const char *audit_cadf_action(const char *entrypoint);
 
 #endif

@@ -36,6 +36,8 @@
 #define EXC_PROTOCOL "oslo_privsep.daemon.ProtocolError"
 #define EXC_PROCESS  "oslo_concurrency.processutils.ProcessExecutionError"
 
+struct relay;
+
 struct options {
 	int fd;		       /* --fd: serve an inherited socket */
 	const char *sock_path; /* --privsep_sock_path: connect back (ROOTWRAP start) */
@@ -46,6 +48,10 @@ struct options {
 	const char *check_policy;
 	size_t max_message;
 	struct policy *policy; /* loaded at start-up, read-only while serving */
+	/* In front of a whole context: privsep-helper for it (policy [forward]),
+	 * started before the sandbox; NULL on the patch route. */
+	struct relay *relay;
+	const char *const *config_args; /* --config-file/--config-dir pairs, for it */
 };
 
 /* What a call named: copied here so the audit record outlives the handler. */

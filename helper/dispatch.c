@@ -11,8 +11,11 @@
 #include <time.h>
 
 #include "../audit/audit.h"
+#include "../policy/policy.h"
 
+#include "forward.h"
 #include "helper.h"
+#include "relay.h"
 
 static const struct {
 	const struct entrypoint *table;
@@ -64,21 +67,39 @@ clip_name(const struct mp_value *v, char *dst, size_t cap)
 	dst[n] = '\0';
 }
 
+/*
+ * Neither served nor relayed: privsep-helper's own answer to a name its
+ * context does not export. In front of a whole context, a refusal of the
+ * policy's [forward] section (doc/relay.rst, dispatch steps 2 and 4).
+ */
+static int
+refuse_name(struct call *c, const char *name)
+{
+	struct verdict v;
+
+	if (c->opt->relay) {
+		c->denied = true;
+		if (forward_is_storage_name(name, strlen(name)))
+			snprintf(c->rule, sizeof(c->rule), "storage name (never forwarded)");
+		else if (policy_forward(c->opt->policy, name, &v) < 0)
+			snprintf(c->rule, sizeof(c->rule), "%s", v.rule);
+	}
+	return call_fail(c, EXC_NAME, 0, "Invalid privsep function: %s not exported", name);
+}
+
 static int
 run(struct call *c, const struct entrypoint *ep)
 {
+	char why[512];
 	int rc;
 
 	if (args_bind(c, ep) < 0)
 		return -1;
-	/* An operation that cannot be recorded is not performed. */
-	if (!(ep->flags & EP_NO_AUDIT) && audit_is_broken()) {
-		char why[512];
-
-		audit_broken_reason(why, sizeof(why));
+	/* An operation that cannot be recorded is not performed: the log is checked
+	 * (rotated? shrunk?) before acting, so a refused request changes nothing. */
+	if (!(ep->flags & EP_NO_AUDIT) && audit_ready(why, sizeof(why)) < 0)
 		return call_oserror(c, EIO, "%s refused: the audit log cannot be written (%s)",
 				    c->name, why);
-	}
 	rc = ep->fn(c);
 	if (rc == 0 && c->ret->overflow)
 		rc = call_oserror(c, EMSGSIZE, "%s(): reply exceeds %u bytes", c->name, REPLY_MAX);
@@ -126,6 +147,8 @@ record(struct call *c, int rc, uint64_t t0)
 		.sector_size = c->t.sector_size,
 		.flags = nonempty(c->t.flags),
 		.key_id = nonempty(c->key_id),
+		.route = "native",
+		.context = c->opt->context,
 	};
 
 	return audit_record(&ev);
@@ -192,7 +215,7 @@ dispatch_call(const struct ps_msg *m, struct mp_buf *out, const struct options *
 	c.opt = opt;
 	c.peer = peer;
 	if (!ep)
-		rc = call_fail(&c, EXC_NAME, 0, "Invalid privsep function: %s not exported", name);
+		rc = refuse_name(&c, name);
 	else
 		rc = run(&c, ep);
 	if (rc == 0 && ep && (gone = undo_unheard(&c, caller_fd)))
@@ -211,4 +234,63 @@ dispatch_call(const struct ps_msg *m, struct mp_buf *out, const struct options *
 	call_error_clear(&c.err);
 	mp_buf_free(&ret);
 	return gone;
+}
+
+bool
+dispatch_forwards(const struct ps_msg *m, const struct options *opt)
+{
+	char name[RELAY_NAME_MAX];
+	size_t len = m->name->len;
+
+	if (!opt->relay || len >= sizeof(name) || memchr(m->name->v.bytes, '\0', len) ||
+	    lookup((const char *)m->name->v.bytes, len))
+		return false;
+	memcpy(name, m->name->v.bytes, len);
+	name[len] = '\0';
+	return !forward_is_storage_name(name, len) && policy_forward(opt->policy, name, NULL) == 0;
+}
+
+size_t
+dispatch_names(const char **names, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+		for (size_t k = 0; k < *tables[t].len; k++)
+			if (n < cap)
+				names[n++] = tables[t].table[k].name;
+	return n;
+}
+
+void
+dispatch_forwarded_record(const struct relay_record *rec, const struct options *opt,
+			  const struct ucred *peer)
+{
+	static const char *const replies[] = {
+		[RELAY_OUT_RET] = "RET",
+		[RELAY_OUT_ERR] = "ERR",
+		[RELAY_OUT_LIMIT] = "LIMIT",
+		[RELAY_OUT_LOST] = "LOST",
+	};
+	struct verdict v = { .rule = "" };
+	bool ok = rec->outcome == RELAY_OUT_RET;
+	struct audit_event ev = {
+		.action = rec->entrypoint,
+		.outcome = ok ? AUDIT_SUCCESS : AUDIT_FAILURE,
+		.uid = peer->uid,
+		.gid = peer->gid,
+		.pid = peer->pid,
+		.policy_rule = v.rule,
+		.message = ok ? NULL : rec->exc_class,
+		.duration_us = rec->duration_us,
+		.route = "privsep-helper",
+		.context = opt->context,
+		.reply = replies[rec->outcome],
+		.exception = ok ? NULL : rec->exc_class,
+	};
+
+	/* The rule that let it through, looked up again: the check is pure. */
+	(void)policy_forward(opt->policy, rec->entrypoint, &v);
+	/* A failure marks the log broken: every later call is then refused. */
+	(void)audit_record(&ev);
 }

@@ -39,15 +39,6 @@ forward_is_storage_name(const char *name, size_t len)
 	return false;
 }
 
-const char *
-forward_pattern_hits(const regex_t *re, const char *const *names, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (regexec(re, names[i], 0, NULL, 0) == 0)
-			return names[i];
-	return NULL;
-}
-
 int
 forward_refusal(struct mp_buf *b, const struct mp_value *msgid, const char *name, size_t len)
 {

@@ -7,7 +7,6 @@
 #ifndef EPHCRYPT_FORWARD_H
 #define EPHCRYPT_FORWARD_H
 
-#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -21,13 +20,6 @@
  * "crypt", or "device_maps" (kpartx makes device-mapper devices).
  */
 bool forward_is_storage_name(const char *name, size_t len);
-
-/*
- * Policy load: the first of names[0..n) that a compiled [forward] pattern
- * matches, or NULL.  Give it every name the helper serves natively, so that
- * a pattern too broad to be safe is an error, not a silent route around.
- */
-const char *forward_pattern_hits(const regex_t *re, const char *const *names, size_t n);
 
 /* [id, [5, "builtins.NameError", ["Invalid privsep function: NAME not
  * exported"]]]: privsep-helper's reply for a name its context does not

@@ -6,6 +6,7 @@
  * refusal is a PermissionError naming the field, the value and the rule).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -117,18 +118,34 @@ guard_crypt(struct call *c, const struct dmcrypt_req *r)
 	return 0;
 }
 
+int
+guard_deny(struct call *c, const char *rule, const char *fmt, ...)
+{
+	char why[ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	snprintf(c->rule, sizeof(c->rule), "%s", rule);
+	c->denied = true;
+	return call_oserror(c, EACCES, "%s", why);
+}
+
+#define DEV_PATH_RULE "built-in: device paths are plain paths under /dev"
+
 /* Under /dev and written plainly: no ".", ".." or empty components to walk elsewhere. */
 int
 guard_dev_path(struct call *c, const char *path)
 {
 	if (strncmp(path, "/dev/", 5) != 0)
-		return call_oserror(c, EACCES, "device '%s' is not under /dev", path);
+		return guard_deny(c, DEV_PATH_RULE, "device '%s' is not under /dev", path);
 	for (const char *p = path + 4; p; p = strchr(p + 1, '/'))
 		if (p[1] == '/' || p[1] == '\0' ||
 		    (p[1] == '.' && (p[2] == '/' || p[2] == '\0' ||
 				     (p[2] == '.' && (p[3] == '/' || p[3] == '\0')))))
-			return call_oserror(
-				c, EACCES,
+			return guard_deny(
+				c, DEV_PATH_RULE,
 				"device '%s' is not a plain path under /dev (no '.', '..' "
 				"or empty parts)",
 				path);

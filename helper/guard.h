@@ -29,6 +29,13 @@ int guard_crypt(struct call *c, const struct dmcrypt_req *r);
 /* Under /dev and written plainly: no ".", ".." or empty components. */
 int guard_dev_path(struct call *c, const char *path);
 /*
+ * A refusal by a rule built into the helper (no policy can widen it): a
+ * PermissionError, recorded as denied under the rule's name, as a policy
+ * refusal is, so that `ephcrypt-audit --denied` finds every refusal.
+ */
+int guard_deny(struct call *c, const char *rule, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/*
  * Re-resolution at the point of privilege: the device (symlinks followed,
  * the kernel asked) must be an LV whose VG and name the policy allows; its
  * own /dev/mapper node goes to c->t.node, which is what operations open.

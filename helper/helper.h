@@ -26,6 +26,16 @@ extern const size_t nova_entrypoints_len;
 bool dispatch_call(const struct ps_msg *m, struct mp_buf *out, const struct options *opt,
 		   const struct ucred *peer, int caller_fd);
 
+/* In front of a whole context (policy [forward], doc/relay.rst): does this
+ * CALL go to privsep-helper? Never for a name served here or a storage name. */
+bool dispatch_forwards(const struct ps_msg *m, const struct options *opt);
+/* The names served here, for the policy's start-up check; returns the count. */
+size_t dispatch_names(const char **names, size_t cap);
+struct relay_record;
+/* The audit record of a relayed call: never its arguments or reply values. */
+void dispatch_forwarded_record(const struct relay_record *rec, const struct options *opt,
+			       const struct ucred *peer);
+
 /* serve.c */
 int serve(int fd, const struct options *opt);
 int peer_of(int fd, struct ucred *cred);

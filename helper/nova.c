@@ -98,15 +98,16 @@ lv_path_arg(struct call *c, unsigned i, char *path, size_t cap)
 
 	if (arg_cstr(c, i, path, cap) < 0)
 		return -1;
+	snprintf(c->t.device, sizeof(c->t.device), "%s", path); /* for the audit record */
 	slash = strncmp(path, "/dev/", 5) == 0 ? strchr(path + 5, '/') : NULL;
 	if (!slash || (size_t)(slash - path - 5) >= sizeof(c->t.vg) || strchr(slash + 1, '/'))
-		return call_oserror(c, EACCES, "path '%s' is not /dev/VG/LV", path);
+		return guard_deny(c, "built-in: Nova names an LV as /dev/VG/LV",
+				  "path '%s' is not /dev/VG/LV", path);
 	/* Refused, not cut: the name checked must be the name lvm gets. */
 	if (strlen(slash + 1) >= sizeof(c->t.lv))
 		return call_fail(c, EXC_VALUE, EINVAL, "LV name in '%.64s...' is too long", path);
 	snprintf(c->t.vg, sizeof(c->t.vg), "%.*s", (int)(slash - path - 5), path + 5);
 	snprintf(c->t.lv, sizeof(c->t.lv), "%s", slash + 1);
-	snprintf(c->t.device, sizeof(c->t.device), "%s", path);
 	return guard_lv(c, c->t.vg, c->t.lv);
 }
 

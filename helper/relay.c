@@ -514,6 +514,13 @@ relay_closed(const struct relay *r)
 }
 
 void
+relay_set_record_fn(struct relay *r, relay_record_fn fn, void *arg)
+{
+	r->on_record = fn;
+	r->record_arg = arg;
+}
+
+void
 relay_info(const struct relay *r, struct relay_info *out)
 {
 	*out = (struct relay_info){
@@ -522,8 +529,16 @@ relay_info(const struct relay *r, struct relay_info *out)
 		.in_flight = r->in_flight,
 		.daemon_pid = r->daemon_pid,
 		.dropped = r->dropped,
+		.unanswered = r->unanswered,
 		.output_bytes = r->to_caller.bytes,
 	};
+}
+
+void
+relay_shutdown(struct relay *r)
+{
+	if (r->fd >= 0)
+		shutdown(r->fd, SHUT_WR);
 }
 
 void

@@ -108,6 +108,9 @@ struct relay;
  * no process, socket or directory behind.  SIGCHLD must not be ignored.
  */
 int relay_start(const struct relay_config *cfg, struct relay **out, char *err, size_t errlen);
+/* The caller has gone: end the stream to the daemon (it leaves its loop on
+ * EOF and then closes its end, which relay_closed() will show). */
+void relay_shutdown(struct relay *r);
 /* Close the daemon's socket (it exits on EOF); calls in flight end LOST. */
 void relay_free(struct relay *r);
 
@@ -135,6 +138,9 @@ void relay_output_consume(struct relay *r, size_t n);
 bool relay_output_midframe(const struct relay *r);
 
 bool relay_closed(const struct relay *r);
+/* Replace the record hook given at start (the serve loop owns the caller's
+ * credentials the records name). */
+void relay_set_record_fn(struct relay *r, relay_record_fn fn, void *arg);
 
 struct relay_info {
 	bool closed;

@@ -28,6 +28,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+/* Before seccomp.h, whose linux/audit.h makes AUDIT_SUCCESS and friends macros. */
+#include "../audit/audit.h"
+
 #include <cap-ng.h>
 #include <seccomp.h>
 
@@ -43,7 +46,7 @@
  * Writes through descriptors opened earlier (the audit log) are unaffected:
  * they belong to the host's mounts, not to the namespace's copies.
  */
-#define WRITABLE_MAX 6
+#define WRITABLE_MAX 7
 
 /* LVM's: its system dir is lvm.c's LVM_SYSTEM_DIR when lvm gets one, else /etc/lvm. */
 static size_t
@@ -64,6 +67,9 @@ writable_dirs(char dirs[WRITABLE_MAX][PATH_MAX])
 		snprintf(dirs[n++], PATH_MAX, "%s", fixed[k]);
 	snprintf(dirs[n++], PATH_MAX, "%s/archive", sys);
 	snprintf(dirs[n++], PATH_MAX, "%s/backup", sys);
+	/* The audit log's: after a rotation the helper opens (creates) the log again. */
+	if (audit_log_dir(dirs[n], PATH_MAX) == 0)
+		n++;
 	return n;
 }
 

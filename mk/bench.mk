@@ -15,7 +15,7 @@ BENCH_NICE ?= nice -n 10
 BENCH_ROUNDS ?= 5
 BENCH_GUEST_TIMEOUT ?= 3000
 
-.PHONY: deps-bench bench-host bench-guest bench-report bench-smoke
+.PHONY: deps-bench bench-host bench-guest bench-relay bench-report bench-smoke
 
 deps-bench: deps-nova
 	$(call install_missing,$(BENCH_PKGS))
@@ -35,10 +35,17 @@ bench-guest: deps-bench all
 	EPHCRYPT_BENCH_OUT=$(BENCH_DIR) EPHCRYPT_BENCH_ROUNDS=$(BENCH_ROUNDS) \
 		$(BENCH_NICE) tests/vm/run --timeout $(BENCH_GUEST_TIMEOUT) --disk-size 6G bench/guest.sh
 
+# The relay's cost per call: relayed through ephcrypt-helper against
+# privsep-helper alone, same client, same run (bench/relay.py).
+bench-relay: deps-bench all
+	@mkdir -p $(BENCH_DIR)
+	$(BENCH_NICE) $(PYTHON) bench/relay.py --json $(BENCH_DIR)/relay.json
+
 bench-report:
 	$(PYTHON) bench/report.py $(BENCH_DIR)
 
 bench: deps-bench
 	$(MAKE) --no-print-directory bench-host
 	$(MAKE) --no-print-directory bench-guest
+	$(MAKE) --no-print-directory bench-relay
 	$(MAKE) --no-print-directory bench-report

@@ -5,7 +5,8 @@
 # pkg-config file and CLI come from mk/client.mk (install-client).
 #
 #   install-helper   helper, ephcrypt-audit, man pages, sudoers, tmpfiles.d,
-#                    logrotate, example policy, rsyslog note, Nova contrib, docs
+#                    logrotate, helper.conf (unless one is there), example
+#                    policy, rsyslog note, Nova contrib, docs
 #   install          install-helper plus install-client (mk/client.mk)
 #   uninstall        removes all of it; the audit logs in /var/log/ephcrypt stay
 
@@ -37,6 +38,15 @@ install-helper: $(B)/ephcrypt-helper $(B)/ephcrypt-audit $(GEN)/sudoers.d-ephcry
 	install -m 0644 contrib/system/logrotate $(DESTDIR)$(LOGROTATEDIR)/ephcrypt
 	install -m 0644 policy/examples/*.conf $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 contrib/system/rsyslog.conf $(DESTDIR)$(DOCDIR)/examples/rsyslog-ephcrypt.conf
+	install -m 0644 contrib/system/helper.conf $(DESTDIR)$(DOCDIR)/examples/helper.conf
+	@# The deployer's own settings are never overwritten (the package makes it a conffile).
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/ephcrypt
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/ephcrypt/helper.conf ]; then \
+		echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/ephcrypt/helper.conf"; \
+	else \
+		echo "install -m 0644 contrib/system/helper.conf $(DESTDIR)$(SYSCONFDIR)/ephcrypt/helper.conf"; \
+		install -m 0644 contrib/system/helper.conf $(DESTDIR)$(SYSCONFDIR)/ephcrypt/helper.conf; \
+	fi
 	install -m 0644 contrib/nova/README.rst contrib/nova/*.patch $(GEN)/sudoers.d-ephcrypt \
 		$(GEN)/nova.conf.snippet $(DESTDIR)$(DOCDIR)/contrib/nova/
 	install -m 0644 README.rst LICENSE $(DESTDIR)$(DOCDIR)/
@@ -50,4 +60,10 @@ uninstall: uninstall-client
 		$(DESTDIR)$(SUDOERSDIR)/ephcrypt $(DESTDIR)$(TMPFILESDIR)/ephcrypt.conf \
 		$(DESTDIR)$(LOGROTATEDIR)/ephcrypt
 	rm -rf $(DESTDIR)$(DOCDIR)
-	@echo "uninstall: /var/log/ephcrypt (the audit logs) and /etc/ephcrypt (the policy) are left in place"
+	@# helper.conf goes only as installed; an edited one is the deployer's.
+	@if cmp -s contrib/system/helper.conf $(DESTDIR)$(SYSCONFDIR)/ephcrypt/helper.conf; then \
+		echo "rm -f $(DESTDIR)$(SYSCONFDIR)/ephcrypt/helper.conf"; \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/ephcrypt/helper.conf; \
+		rmdir $(DESTDIR)$(SYSCONFDIR)/ephcrypt 2>/dev/null || true; \
+	fi
+	@echo "uninstall: /var/log/ephcrypt (the audit logs), /etc/ephcrypt/policy.conf and an edited /etc/ephcrypt/helper.conf are left in place"

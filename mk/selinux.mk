@@ -8,19 +8,28 @@ SELINUX_B := $(B)/selinux
 SELINUX_PKGDIR ?= $(PREFIX)/share/selinux/packages
 SELINUX_IFDIR ?= $(PREFIX)/share/selinux/devel/include/contrib
 
-.PHONY: selinux deps-selinux install-selinux check-selinux
+.PHONY: selinux deps-selinux install-selinux uninstall-selinux check-selinux
 
 deps-selinux:
 	$(call install_missing,$(SELINUX_PKGS))
 
-selinux: deps-selinux
+# Like the rest of the build, it needs only what is installed: make deps-selinux installs.
+selinux:
+	@test -f /usr/share/selinux/devel/Makefile || { echo "selinux: Debian's refpolicy devel" \
+		"files are missing: install $(SELINUX_PKGS) (make deps-selinux)" >&2; exit 1; }
 	$(MAKE) --no-print-directory -C selinux O=$(abspath $(SELINUX_B))
 
-install: install-selinux
+# Not part of make install: a host without SELinux has no use for it (README.rst).
 install-selinux: selinux
 	install -d $(DESTDIR)$(SELINUX_PKGDIR) $(DESTDIR)$(SELINUX_IFDIR)
 	install -m 0644 $(SELINUX_B)/ephcrypt.pp selinux/ephcrypt.fc $(DESTDIR)$(SELINUX_PKGDIR)/
 	install -m 0644 selinux/ephcrypt.if $(DESTDIR)$(SELINUX_IFDIR)/
+
+# make uninstall takes back what install-selinux put (check-install finds leftovers).
+uninstall: uninstall-selinux
+uninstall-selinux:
+	rm -f $(DESTDIR)$(SELINUX_PKGDIR)/ephcrypt.pp $(DESTDIR)$(SELINUX_PKGDIR)/ephcrypt.fc \
+		$(DESTDIR)$(SELINUX_IFDIR)/ephcrypt.if
 
 # Tries, in the helper's domain, what the module forbids (tests/guest/selinux.sh).
 $(B)/tests/ephcrypt-selinux-probe: tests/selinux/probe.c | deps

@@ -15,9 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hint.h"
 #include "number.h"
 #include "names.h"
 #include "policy.h"
+#include "rootfile.h"
 
 #define LINE_MAX_LEN 1024
 #define MAX_WORDS    5	/* one more than any directive takes, to show the garbage */
@@ -26,11 +28,12 @@
 #define MAX_KEY_BITS 1024
 #define NELEM(a)     (sizeof(a) / sizeof((a)[0]))
 
-enum section { S_NONE, S_CALLERS, S_VGS, S_VOLUMES, S_MAPPINGS, S_CRYPTO, S_UNKNOWN };
+enum section { S_NONE, S_CALLERS, S_VGS, S_VOLUMES, S_MAPPINGS, S_CRYPTO, S_FORWARD, S_UNKNOWN };
 
 static const char *const sections[] = {
 	[S_NONE] = "",		 [S_CALLERS] = "callers",   [S_VGS] = "volume-groups",
 	[S_VOLUMES] = "volumes", [S_MAPPINGS] = "mappings", [S_CRYPTO] = "crypto",
+	[S_FORWARD] = "forward",
 };
 
 /* [crypto] settings given at most once; the flags come first, as enum policy_flag. */
@@ -83,8 +86,9 @@ struct policy {
 	struct caller callers[MAX_RULES];
 	struct vgrule vgs[MAX_RULES];
 	struct pattern lvs[MAX_RULES], maps[MAX_RULES];
+	struct pattern fwd[MAX_RULES]; /* [forward] entrypoint patterns */
 	struct cipher ciphers[MAX_RULES];
-	unsigned ncallers, nvgs, nlvs, nmaps, nciphers;
+	unsigned ncallers, nvgs, nlvs, nmaps, nciphers, nfwd;
 	/* flags: 1 = yes; SET_SECTORS: bit n = 512 << n; SET_HASH: index in hashes */
 	unsigned set[SET_COUNT], setline[SET_COUNT];
 };
@@ -325,7 +329,7 @@ pattern_cost(const char *s)
 static int
 compile(struct parser *ps, regex_t *re, const char *core, char *buf, size_t cap)
 {
-	char msg[160], b[NAME_SHOW_CAP];
+	char msg[160], b[NAME_SHOW_CAP], hint[NAME_WHY_MAX];
 	int rc;
 
 	if (pattern_cost(core) > PATTERN_COST_MAX)
@@ -346,6 +350,8 @@ compile(struct parser *ps, regex_t *re, const char *core, char *buf, size_t cap)
 	if (rc == 0 && (rc = regcomp(re, buf, REG_EXTENDED | REG_NOSUB)) == 0)
 		return 0;
 	regerror(rc, re, msg, sizeof(msg));
+	if (hint_glob(core, hint, sizeof(hint)))
+		return perr(ps, "bad pattern '%s': %s (%s)", show(core, b), msg, hint);
 	return perr(ps, "bad pattern '%s': %s", show(core, b), msg);
 }
 
@@ -387,6 +393,8 @@ d_pattern(struct parser *ps, const struct directive *d, char **w)
 
 	if (d->sec == S_MAPPINGS)
 		return addpattern(ps, p->maps, &p->nmaps, "", w[1]);
+	if (d->sec == S_FORWARD)
+		return addpattern(ps, p->fwd, &p->nfwd, "", w[1]);
 	if (!w[2])
 		return addpattern(ps, p->lvs, &p->nlvs, "", w[1]);
 	if (!w[3])
@@ -497,7 +505,22 @@ static const struct directive directives[] = {
 	  d_choice },
 	{ "nova-passphrase-hash", S_CRYPTO, 2, 2, SET_HASH, "nova-passphrase-hash ripemd160|sha256",
 	  d_choice },
+	{ "entrypoint", S_FORWARD, 2, 2, -1, "entrypoint PATTERN", d_pattern },
 };
+
+static int
+unknown_directive(struct parser *ps, const char *word)
+{
+	const char *names[NELEM(directives)], *near;
+	char b[NAME_SHOW_CAP];
+
+	for (size_t i = 0; i < NELEM(directives); i++)
+		names[i] = directives[i].name;
+	near = hint_closest(word, names, NELEM(directives));
+	if (near)
+		return perr(ps, "unknown directive '%s'; did you mean '%s'?", show(word, b), near);
+	return perr(ps, "unknown directive '%s'", show(word, b));
+}
 
 static int
 directive(struct parser *ps, char **w, int n)
@@ -512,7 +535,7 @@ directive(struct parser *ps, char **w, int n)
 		if (!strcmp(w[0], directives[i].name))
 			d = &directives[i];
 	if (!d)
-		return perr(ps, "unknown directive '%s'", show(w[0], b));
+		return unknown_directive(ps, w[0]);
 	if (ps->sec == S_NONE)
 		return perr(ps, "'%s' before any section (it belongs in [%s])", d->name,
 			    sections[d->sec]);
@@ -548,8 +571,14 @@ section(struct parser *ps, char **w, int n)
 	w[0][len - 1] = '\0';
 	for (s = S_CALLERS; s < S_UNKNOWN && strcmp(w[0] + 1, sections[s]); s++)
 		;
-	if (s == S_UNKNOWN)
+	if (s == S_UNKNOWN) {
+		const char *near = hint_closest(w[0] + 1, sections, S_UNKNOWN);
+
+		if (near)
+			return perr(ps, "unknown section [%s]; did you mean [%s]?",
+				    show(w[0] + 1, b), near);
 		return perr(ps, "unknown section [%s]", show(w[0] + 1, b));
+	}
 	ps->sec = s;
 	if (ps->opened[s])
 		return perr(ps, "duplicate section [%s] (first at line %u)", sections[s],
@@ -581,31 +610,28 @@ parseline(struct parser *ps, char *line, size_t len)
 	return w[0][0] == '[' ? section(ps, w, n) : directive(ps, w, n);
 }
 
-/* fstat the descriptor we read, so the file checked is the file parsed. */
+static void
+report_file(void *ctx, const char *msg)
+{
+	perr(ctx, "%s", msg);
+}
+
+/*
+ * fstat the descriptor we read, so the file checked is the file parsed. A
+ * wrong owner or mode is an error, but the contents are still read, so that
+ * one run shows every error.
+ */
 static FILE *
 openfile(struct parser *ps, bool check_file)
 {
-	struct stat st;
+	int problems, fd = rootfile_open(ps->p->path, check_file, report_file, ps, &problems);
 	FILE *f;
-	/* O_NONBLOCK: a FIFO planted at the path must not hang start-up. */
-	int fd = open(ps->p->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 
-	if (fd < 0) {
-		perr(ps, "%s", errno == ELOOP ? "is a symbolic link" : strerror(errno));
+	if (fd < 0)
 		return NULL;
-	}
-	if (fstat(fd, &st) < 0)
-		perr(ps, "fstat: %s", strerror(errno));
-	else if (!S_ISREG(st.st_mode))
-		perr(ps, "not a regular file");
-	else if (check_file && st.st_uid != 0)
-		perr(ps, "owned by uid %u, not root", (unsigned)st.st_uid);
-	else if (check_file && (st.st_mode & (S_IWGRP | S_IWOTH)))
-		perr(ps, "writable by group or others (mode %04o)", (unsigned)st.st_mode & 07777);
-	else if ((f = fdopen(fd, "r")) != NULL)
+	if ((f = fdopen(fd, "r")) != NULL)
 		return f;
-	else
-		perr(ps, "fdopen: %s", strerror(errno));
+	perr(ps, "fdopen: %s", strerror(errno));
 	close(fd);
 	return NULL;
 }
@@ -675,6 +701,7 @@ policy_free(struct policy *p)
 		return;
 	freepatterns(p->lvs, p->nlvs);
 	freepatterns(p->maps, p->nmaps);
+	freepatterns(p->fwd, p->nfwd);
 	free(p->path);
 	free(p);
 }
@@ -828,6 +855,94 @@ policy_nova_hash(const struct policy *p)
 	return hashes[p ? p->set[SET_HASH] : 0];
 }
 
+unsigned
+policy_forward_count(const struct policy *p)
+{
+	return p ? p->nfwd : 0;
+}
+
+int
+policy_forward(const struct policy *p, const char *entrypoint, struct verdict *v)
+{
+	unsigned i;
+
+	for (i = 0; i < p->nfwd; i++)
+		if (regexec(&p->fwd[i].re, entrypoint, 0, NULL, 0) == 0)
+			return allow(p, p->fwd[i].line, v);
+	deny(p, 0, v, "entrypoint '%s' matches no [forward] pattern", entrypoint);
+	if (v)
+		snprintf(v->rule, sizeof(v->rule), "default deny ([forward])");
+	return -1;
+}
+
+int
+policy_forward_overlap(const struct policy *p, const char *const *names, size_t n, FILE *err)
+{
+	unsigned i, errors = 0;
+
+	for (i = 0; i < p->nfwd; i++)
+		for (size_t k = 0; k < n; k++) {
+			if (regexec(&p->fwd[i].re, names[k], 0, NULL, 0) != 0)
+				continue;
+			fprintf(err, "%s:%u: pattern '%s' matches '%s', which is never forwarded\n",
+				p->path, p->fwd[i].line, p->fwd[i].src, names[k]);
+			errors++;
+			break;
+		}
+	return (int)errors;
+}
+
+/* --- warnings (--check-policy) ----------------------------------------- */
+
+/*
+ * Names no deployer means to hand to Nova all at once: a pattern that takes
+ * every one of them takes every name the grammar allows.
+ */
+static const char *const probes[] = { "root", "swap", "x", "Z9", "home.old+1_", "var-lib" };
+
+static bool
+accepts_everything(const regex_t *re)
+{
+	for (size_t k = 0; k < NELEM(probes); k++)
+		if (regexec(re, probes[k], 0, NULL, 0) != 0)
+			return false;
+	return true;
+}
+
+static int
+lintpatterns(const struct policy *p, const char *sec, const struct pattern *pt, unsigned n,
+	     FILE *out)
+{
+	char core[LINE_MAX_LEN + 1], hint[NAME_WHY_MAX];
+	int warnings = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		/* src is "^(core)$" */
+		snprintf(core, sizeof(core), "%.*s", (int)strlen(pt[i].src) - 4, pt[i].src + 2);
+		if (accepts_everything(&pt[i].re)) {
+			fprintf(out,
+				"%s:%u: warning: [%s] pattern '%s' accepts every name%s%s: allow "
+				"only the names Nova makes (as the example policy does: "
+				"^[0-9a-f-]{36}_disk(\\.local|\\.swap)?%s$)\n",
+				p->path, pt[i].line, sec, core, pt[i].vg[0] ? " in " : "", pt[i].vg,
+				pt == p->maps ? "-dmcrypt" : "");
+			warnings++;
+		} else if (hint_glob(core, hint, sizeof(hint))) {
+			fprintf(out, "%s:%u: warning: [%s] pattern '%s': %s\n", p->path, pt[i].line,
+				sec, core, hint);
+			warnings++;
+		}
+	}
+	return warnings;
+}
+
+int
+policy_lint(const struct policy *p, FILE *out)
+{
+	return lintpatterns(p, "volumes", p->lvs, p->nlvs, out) +
+	       lintpatterns(p, "mappings", p->maps, p->nmaps, out);
+}
+
 /* --- summary (--check-policy) ------------------------------------------ */
 
 static void
@@ -891,4 +1006,6 @@ policy_summary(const struct policy *p, FILE *out)
 	sumpatterns("LV names", p->lvs, p->nlvs, out);
 	sumpatterns("mappings", p->maps, p->nmaps, out);
 	sumcrypto(p, out);
+	if (p->nfwd) /* only a policy in front of a whole context has [forward] */
+		sumpatterns("forwarded to privsep-helper", p->fwd, p->nfwd, out);
 }

@@ -40,6 +40,13 @@ void policy_free(struct policy *p);
 /* Human summary of what is allowed (for --check-policy). */
 void policy_summary(const struct policy *p, FILE *out);
 
+/*
+ * Warnings about a policy that loads but may not say what was meant, one
+ * "file:line: warning: ..." line each: a pattern that accepts every name, one
+ * that looks like a glob. Returns their number.
+ */
+int policy_lint(const struct policy *p, FILE *out);
+
 int policy_uid(const struct policy *p, uid_t uid, struct verdict *v);
 int policy_vg(const struct policy *p, const char *vg, struct verdict *v);
 /* May this LV name be created, removed, opened or listed in this VG? */
@@ -51,5 +58,17 @@ int policy_sector_size(const struct policy *p, unsigned bytes, struct verdict *v
 int policy_flag(const struct policy *p, enum policy_flag f, struct verdict *v);
 /* Hash for Nova-compatible passphrase keys ("ripemd160" unless set). */
 const char *policy_nova_hash(const struct policy *p);
+
+/* [forward]: how many entrypoint patterns (0: nothing is relayed). */
+unsigned policy_forward_count(const struct policy *p);
+/* May this entrypoint be relayed to privsep-helper? The rule is "file:line"
+ * or "default deny ([forward])". */
+int policy_forward(const struct policy *p, const char *entrypoint, struct verdict *v);
+/*
+ * Start-up: print "file:line: pattern ... matches NAME, which is never
+ * forwarded" for each [forward] pattern matching one of names[0..n) (the
+ * names the helper serves itself); returns how many did.
+ */
+int policy_forward_overlap(const struct policy *p, const char *const *names, size_t n, FILE *err);
 
 #endif

@@ -20,8 +20,8 @@ layer_of() {
 	*/ops/* | */lvm.* | */crypt.* | */storage.h) echo mechanisms ;;
 	*/call.* | */args.* | */guard.*) echo request ;;
 	*/native.* | */nova.*) echo handlers ;;
-	*/dispatch.* | */serve.* | */helper.h) echo dispatch ;;
-	*/main.*) echo startup ;;
+	*/dispatch.* | */serve.* | */helper.h | */relay.* | */forward.*) echo dispatch ;;
+	*/main.* | */startup.*) echo startup ;;
 	*/sandbox.* | */syscalls.*) echo sandbox ;;
 	*) echo unknown ;;
 	esac

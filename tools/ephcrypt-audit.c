@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,6 +48,7 @@ struct opts {
 	bool filtered;			   /* any filter given (refused for verify) */
 	struct filter f;
 	const char *expect; /* verify: a record's sha256 that must be in the file */
+	const char *after;  /* verify: the sha256 the first file's chain continues */
 };
 
 struct reader {
@@ -164,13 +166,21 @@ get_int(struct json_object *obj, const char *outer, const char *key, long long *
 
 /* --- verify -------------------------------------------------------------- */
 
-/* Why line r->lineno does not continue the chain, or NULL when it does. */
+/* chain_check's answer for a first line that continues the previous file. */
+static const char CONTINUES[] = "continues";
+
+/*
+ * Why line r->lineno does not continue the chain, or NULL when it does. The
+ * first line of a file that follows another in a rotated set may also chain
+ * to that file's last record (carried, "" for the first file).
+ */
 static const char *
-chain_check(const struct reader *r, const char *expect, char *why, size_t whylen)
+chain_check(const struct reader *r, const char *expect, const char *carried, char *why,
+	    size_t whylen)
 {
 	struct json_object *o;
 	const char *prev;
-	bool ok;
+	bool ok, continues = false;
 
 	if (!r->newline) /* the helper writes whole lines: this one was cut */
 		return "last line is not newline-terminated (a torn write, or the file was cut)";
@@ -179,9 +189,15 @@ chain_check(const struct reader *r, const char *expect, char *why, size_t whylen
 		return "not a JSON object";
 	prev = get_str(o, NULL, "prev");
 	ok = prev && strcmp(prev, expect) == 0;
+	if (!ok && r->lineno == 1 && *carried)
+		ok = continues = prev && strcmp(prev, carried) == 0;
 	json_object_put(o);
 	if (ok)
-		return NULL;
+		return continues ? CONTINUES : NULL;
+	if (r->lineno == 1 && *carried)
+		return "chain broken: prev is neither the hash of the previous file's last record "
+		       "nor of the start marker (a file of the rotated set is missing, out of "
+		       "order, or its head was edited)";
 	if (r->lineno == 1)
 		return "chain broken: prev is not the hash of the start marker "
 		       "(the head of the file was edited, deleted or reordered)";
@@ -212,12 +228,31 @@ expect_found(const char *name, const char *want, unsigned long at, unsigned long
 	return EX_BAD;
 }
 
+/* How a file of a rotated set begins: where its chain comes from. */
+static const char *
+chain_origin(const char *prev_name, bool continues)
+{
+	static char buf[PATH_MAX + 32];
+
+	if (!prev_name)
+		return "";
+	if (!continues)
+		return " (a new chain: the helper was restarted)";
+	snprintf(buf, sizeof(buf), " (continues %s)", prev_name);
+	return buf;
+}
+
+/*
+ * carried: the hash of the previous file's last record ("" for the first
+ * file), updated to this file's; a rotated set is given oldest first.
+ */
 static int
-verify_file(const char *name, const char *want)
+verify_file(const char *name, const char *want, char carried[AUDIT_HASH_HEX], const char *prev_name)
 {
 	char expect[AUDIT_HASH_HEX], why[160];
 	const char *bad = NULL;
 	unsigned long at = 0;
+	bool continues = false;
 	struct reader r;
 	int rc = 0;
 
@@ -229,7 +264,9 @@ verify_file(const char *name, const char *want)
 		return EX_USAGE;
 	}
 	while (!bad && (rc = reader_next(&r)) > 0) {
-		bad = chain_check(&r, expect, why, sizeof(why));
+		bad = chain_check(&r, expect, carried, why, sizeof(why));
+		if (bad == CONTINUES)
+			bad = NULL, continues = true;
 		if (!bad && audit_chain_hash(r.line, r.len, expect) < 0)
 			bad = "cannot hash the line";
 		if (!bad && want && !at && strcmp(expect, want) == 0)
@@ -238,11 +275,14 @@ verify_file(const char *name, const char *want)
 	if (bad)
 		fprintf(stderr, "%s:%lu: %s\n", name, r.lineno, bad);
 	else if (rc == 0)
-		printf("%s: %lu record%s, chain intact\n", name, r.lineno,
-		       r.lineno == 1 ? "" : "s");
+		printf("%s: %lu record%s, chain intact%s\n", name, r.lineno,
+		       r.lineno == 1 ? "" : "s",
+		       chain_origin(r.lineno ? prev_name : NULL, continues));
 	reader_close(&r);
 	if (bad || rc < 0)
 		return bad ? EX_BAD : EX_USAGE;
+	if (r.lineno)
+		memcpy(carried, expect, AUDIT_HASH_HEX);
 	return expect_found(name, want, at, r.lineno);
 }
 
@@ -431,7 +471,10 @@ format_local(const char *event_time, char *buf, size_t len)
 static int
 outcome_of(struct json_object *o)
 {
-	const char *out = get_str(o, NULL, "outcome"), *reason = get_str(o, NULL, "reason");
+	const char *out = get_str(o, NULL, "outcome");
+	/* CADF's {reasonType, reasonCode}; older records had the bare string. */
+	const char *reason = get_str(o, NULL, "reason") ? get_str(o, NULL, "reason")
+							: get_str(o, "reason", "reasonCode");
 
 	if (out && strcmp(out, "success") == 0)
 		return 0;
@@ -444,6 +487,28 @@ static bool
 str_is(const char *a, const char *b)
 {
 	return a && b && strcmp(a, b) == 0;
+}
+
+/*
+ * The entrypoint's wire name: the CADF tag "entrypoint?value=NAME" (action is
+ * CADF's create, read, delete...), or, in older records without tags, the action.
+ */
+static const char *
+entrypoint_of(struct json_object *o)
+{
+	static const char prefix[] = "entrypoint?value=";
+	struct json_object *tags, *tag;
+
+	if (!json_object_object_get_ex(o, "tags", &tags) ||
+	    !json_object_is_type(tags, json_type_array))
+		return get_str(o, NULL, "action");
+	for (size_t k = 0; k < json_object_array_length(tags); k++) {
+		tag = json_object_array_get_idx(tags, k);
+		if (json_object_is_type(tag, json_type_string) &&
+		    strncmp(json_object_get_string(tag), prefix, sizeof(prefix) - 1) == 0)
+			return json_object_get_string(tag) + sizeof(prefix) - 1;
+	}
+	return NULL;
 }
 
 static bool
@@ -463,7 +528,9 @@ matches(struct json_object *o, const struct filter *f)
 	}
 	if (f->vg && !str_is(get_str(o, "target", "vg"), f->vg))
 		return false;
-	if (f->action && !str_is(get_str(o, NULL, "action"), f->action))
+	/* The entrypoint (ephcrypt.lv_create), or CADF's action (create, read/list). */
+	if (f->action && !str_is(entrypoint_of(o), f->action) &&
+	    !str_is(get_str(o, NULL, "action"), f->action))
 		return false;
 	if (f->request_id && !str_is(get_str(o, "initiator", "request_id"), f->request_id))
 		return false;
@@ -516,7 +583,7 @@ put_field(const char *prefix, const char *val)
 	put_safe(val, true);
 }
 
-/* time outcome action uid=N vg/lv mapping=M device=D: errno N: message */
+/* time outcome action uid=N vg/lv mapping=M device=D via=privsep-helper: errno N: message */
 static void
 print_record(struct json_object *o, bool local)
 {
@@ -532,7 +599,7 @@ print_record(struct json_object *o, bool local)
 		when = local_when;
 	put_field("", when ? when : "-");
 	printf(" %-7s ", outcome >= 0 ? words[outcome] : "?");
-	put_safe(get_str(o, NULL, "action") ? get_str(o, NULL, "action") : "-", true);
+	put_safe(entrypoint_of(o) ? entrypoint_of(o) : "-", true);
 	if (get_int(o, "initiator", "uid", &uid))
 		printf(" uid=%lld", uid);
 	else
@@ -541,6 +608,9 @@ print_record(struct json_object *o, bool local)
 	put_field(vg ? "/" : "", lv);
 	put_field(" mapping=", get_str(o, "target", "mapping"));
 	put_field(" device=", get_str(o, "target", "device"));
+	/* Relayed calls (policy [forward]); the native route is the default. */
+	if (str_is(get_str(o, NULL, "route"), "privsep-helper"))
+		put_field(" via=", "privsep-helper");
 	if (get_int(o, NULL, "errno", &err))
 		printf(": errno %lld (%s)", err, strerror((int)err));
 	if (msg) {
@@ -653,7 +723,7 @@ take_record(const struct reader *r, const struct opts *o, struct table *t)
 	if (!obj)
 		return false;
 	if (matches(obj, &o->f)) {
-		action = get_str(obj, NULL, "action");
+		action = entrypoint_of(obj);
 		outcome = outcome_of(obj);
 		if (o->verb == VERB_SUMMARY && outcome >= 0 &&
 		    table_add(t, action ? action : "-", outcome) < 0) {
@@ -698,7 +768,7 @@ scan_file(const char *name, const struct opts *o, struct table *t)
 static void __attribute__((noreturn)) usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-		"usage: ephcrypt-audit verify [--expect SHA256] FILE...\n"
+		"usage: ephcrypt-audit verify [--expect SHA256] [--after SHA256] FILE...\n"
 		"       ephcrypt-audit [list] [FILTER...] [--json] FILE...\n"
 		"       ephcrypt-audit summary [FILTER...] FILE...\n"
 		"filters: --denied  --failed  --since TIME  --until TIME  --vg NAME  --uid N\n"
@@ -734,19 +804,27 @@ parse_uid(const char *s)
 }
 
 static const struct option longopts[] = {
-	{ "denied", no_argument, NULL, 'd' },	    { "failed", no_argument, NULL, 'f' },
-	{ "since", required_argument, NULL, 's' },  { "until", required_argument, NULL, 'u' },
-	{ "vg", required_argument, NULL, 'g' },	    { "uid", required_argument, NULL, 'U' },
-	{ "action", required_argument, NULL, 'a' }, { "request-id", required_argument, NULL, 'r' },
-	{ "json", no_argument, NULL, 'j' },	    { "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },	    { "expect", required_argument, NULL, 'E' },
-	{ "local", no_argument, NULL, 'L' },	    { NULL, 0, NULL, 0 },
+	{ "denied", no_argument, NULL, 'd' },
+	{ "failed", no_argument, NULL, 'f' },
+	{ "since", required_argument, NULL, 's' },
+	{ "until", required_argument, NULL, 'u' },
+	{ "vg", required_argument, NULL, 'g' },
+	{ "uid", required_argument, NULL, 'U' },
+	{ "action", required_argument, NULL, 'a' },
+	{ "request-id", required_argument, NULL, 'r' },
+	{ "json", no_argument, NULL, 'j' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "expect", required_argument, NULL, 'E' },
+	{ "local", no_argument, NULL, 'L' },
+	{ "after", required_argument, NULL, 'A' },
+	{ NULL, 0, NULL, 0 },
 };
 
 static void
 parse_option(int ch, struct opts *o)
 {
-	o->filtered |= ch != 'j' && ch != 'h' && ch != 'V' && ch != 'E' && ch != 'L';
+	o->filtered |= ch != 'j' && ch != 'h' && ch != 'V' && ch != 'E' && ch != 'L' && ch != 'A';
 	switch (ch) {
 	case 'd': o->f.denied = true; break;
 	case 'f': o->f.failed = true; break;
@@ -768,9 +846,11 @@ parse_option(int ch, struct opts *o)
 	case 'r': o->f.request_id = optarg; break;
 	case 'j': o->json = true; break;
 	case 'E':
+	case 'A':
 		if (strlen(optarg) != 64 || strspn(optarg, "0123456789abcdef") != 64)
-			bad_arg("expect", optarg, "not a SHA-256 in lowercase hex (64 digits)");
-		o->expect = optarg;
+			bad_arg(ch == 'E' ? "expect" : "after", optarg,
+				"not a SHA-256 in lowercase hex (64 digits)");
+		*(ch == 'E' ? &o->expect : &o->after) = optarg;
 		break;
 	case 'h': usage(EX_FINE);
 	case 'V': printf("ephcrypt-audit %s\n", TOOL_VERSION); exit(EX_FINE);
@@ -818,8 +898,9 @@ parse_args(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "ephcrypt-audit: verify checks whole files; it takes no filters\n");
 		exit(EX_USAGE);
 	}
-	if (o->expect && o->verb != VERB_VERIFY) {
-		fprintf(stderr, "ephcrypt-audit: --expect is for verify\n");
+	if ((o->expect || o->after) && o->verb != VERB_VERIFY) {
+		fprintf(stderr, "ephcrypt-audit: --%s is for verify\n",
+			o->expect ? "expect" : "after");
 		exit(EX_USAGE);
 	}
 	if (o->verb == VERB_SUMMARY && o->json) {
@@ -836,12 +917,25 @@ main(int argc, char **argv)
 	struct opts o;
 	int i, rc, status = EX_FINE;
 	bool read_any = false;
+	char carried[AUDIT_HASH_HEX] = "";
+	const char *prev_name = NULL;
 
-	for (i = parse_args(argc, argv, &o); i < argc; i++) {
-		if (o.verb == VERB_VERIFY)
-			rc = verify_file(argv[i], o.expect);
-		else
+	i = parse_args(argc, argv, &o);
+	if (o.after) { /* the oldest file of a set whose predecessor was dropped */
+		memcpy(carried, o.after, sizeof(carried));
+		prev_name = "the --after record";
+	}
+	for (; i < argc; i++) {
+		if (o.verb == VERB_VERIFY) {
+			char before[AUDIT_HASH_HEX];
+
+			memcpy(before, carried, sizeof(before));
+			rc = verify_file(argv[i], o.expect, carried, prev_name);
+			if (strcmp(before, carried) != 0) /* an empty file passes the chain on */
+				prev_name = argv[i];
+		} else {
 			rc = scan_file(argv[i], &o, &t);
+		}
 		read_any |= rc != EX_USAGE;
 		if (rc > status)
 			status = rc;

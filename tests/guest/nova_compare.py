@@ -164,13 +164,21 @@ def privsep_daemons():
     return sorted(found, key=lambda d: d['context'])
 
 
+def entrypoint(rec):
+    """The entrypoint an audit record is about: its CADF tag entrypoint?value=NAME."""
+    for tag in rec.get('tags', []):
+        if tag.startswith('entrypoint?value='):
+            return tag[len('entrypoint?value='):]
+    return rec['action']
+
+
 def audit_actions(path, offset):
     """Counts of the actions recorded in the audit log after offset."""
     counts = collections.Counter()
     with open(path, 'rb') as f:
         f.seek(offset)
         for line in f:
-            counts[json.loads(line)['action']] += 1
+            counts[entrypoint(json.loads(line))] += 1
     return dict(sorted(counts.items()))
 
 

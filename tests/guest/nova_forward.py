@@ -2,8 +2,7 @@
 """Nova's sys_admin context through ephcrypt-helper with its relay: the calls
 ephcrypt does not serve itself, through Debian's unchanged python3-nova.
 
-PENDING WIRING (issue 15): helper/relay.c is not yet wired into the helper;
-run by tests/guest/nova_forward.sh, which skips until it is.
+Run by tests/guest/nova_forward.sh (issue 15's proof).
 
   nova_forward.py --helper CMD --audit-log FILE --vg VG --workdir DIR
 
@@ -23,10 +22,12 @@ and oslo.privsep's real client:
  - the processes: ephcrypt-helper serves the context, privsep-helper runs
    beside it for the same context, both are gone after stop();
  - the audit log: one record per call, forwarded, refused and native alike,
-   and none of the forwarded calls' arguments (the paths hold a marker);
+   relayed ones with route privsep-helper and their reply kind, and none of
+   the forwarded calls' arguments (the paths hold a marker);
  - killing privsep-helper under a call in flight: that call fails with
-   OSError at once, and the next call works (oslo.privsep restarts the
-   helper when ephcrypt closes the channel).
+   OSError at once, and a call after a pause works (ephcrypt closes the
+   channel once the caller has been idle 1 s; oslo.privsep then restarts
+   the helper, and it privsep-helper).
 """
 
 import argparse
@@ -125,6 +126,14 @@ def slow_call(work, vg):
     return {'nova.privsep.fs.vginfo': 1, 'nova.privsep.path.last_bytes': 2}
 
 
+def entrypoint(rec):
+    """The entrypoint an audit record is about: its CADF tag entrypoint?value=NAME."""
+    for tag in rec.get('tags', []):
+        if tag.startswith('entrypoint?value='):
+            return tag[len('entrypoint?value='):]
+    return rec['action']
+
+
 def audit_records(path, offset):
     with open(path, 'rb') as f:
         f.seek(offset)
@@ -136,13 +145,22 @@ def check_audit(path, offset, want):
     raw, recs = audit_records(path, offset)
     counts = {}
     for r in recs:
-        counts[r['action']] = counts.get(r['action'], 0) + 1
+        counts[entrypoint(r)] = counts.get(entrypoint(r), 0) + 1
     check(counts == want, 'audit log: one record per call: want %s, got %s' % (want, counts))
-    denied = [r for r in recs if r.get('reason') == 'denied']
-    check(sorted(r['action'] for r in denied) == sorted(
+    denied = [r for r in recs if (r.get('reason') or {}).get('reasonCode') == 'denied']
+    check(sorted(entrypoint(r) for r in denied) == sorted(
         a for a in want if 'writefile' in a or 'no_such' in a or 'lvcreate_all' in a),
         'audit log: the refused calls are recorded as denied')
     check(MARKER.encode() not in raw, 'audit log: no forwarded call\'s arguments in it')
+    relayed = sorted((r['action'].rsplit('.', 1)[-1], r.get('reply'), r.get('exception'))
+                     for r in recs if r.get('route') == 'privsep-helper')
+    check(relayed == [('last_bytes', 'ERR', 'io.UnsupportedOperation'),
+                      ('last_bytes', 'RET', None), ('last_bytes', 'RET', None),
+                      ('readpty', 'RET', None)],
+          'audit log: the relayed calls, route privsep-helper, with reply kind and '
+          'exception class: %s' % relayed)
+    check(all(r.get('context') == 'nova.privsep.sys_admin_pctxt' for r in recs),
+          'audit log: every record names the context nova.privsep.sys_admin_pctxt')
 
 
 def daemon_death(work):
@@ -156,8 +174,9 @@ def daemon_death(work):
         'builtins.OSError', 'builtins.IOError'),
         'privsep-helper killed under a call: the call fails at once (%s)' % (result.get('r'),))
     log = os.path.join(work, MARKER + '-console.log')
+    time.sleep(2.5)  # ephcrypt-helper closes once the caller has been idle 1 s
     check(raises(ppath.last_bytes, log, 2) == (None, (b'ef', 14)),
-          'the next call works (a new helper and privsep-helper)')
+          'a call after a pause works (a new helper and privsep-helper)')
 
 
 def main():
@@ -181,10 +200,13 @@ def main():
     check_audit(args.audit_log, offset, want)
     daemon_death(args.workdir)
     privsep.sys_admin_pctxt.stop()
-    deadline = time.monotonic() + 10
+    # stop() returns once ephcrypt-helper closed its end, which it does once
+    # privsep-helper closed its own; the Python exit that follows is slow.
+    deadline = time.monotonic() + 30
     while daemons() and time.monotonic() < deadline:
         time.sleep(0.1)
-    check(daemons() == [], 'after stop(): no ephcrypt-helper, no privsep-helper left')
+    check(daemons() == [], 'after stop(): no ephcrypt-helper, no privsep-helper left %s'
+          % daemons())
     return 1 if failures else 0
 
 

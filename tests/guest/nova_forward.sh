@@ -1,11 +1,7 @@
 #!/bin/bash
-# PENDING WIRING (issue 15): a draft for the agent that wires helper/relay.c
-# into ephcrypt-helper.  It skips (77) until the helper has the relay, and is
-# deliberately NOT in tests/guest/run-all.sh yet: add it there once it passes.
-#
-# Debian's unchanged python3-nova with [nova_sys_admin] helper_command
-# pointing at ephcrypt-helper, whose policy has the [forward] section of
-# policy/examples/nova-forward.conf:
+# Issue 15's proof: Debian's unchanged python3-nova with [nova_sys_admin]
+# helper_command pointing at ephcrypt-helper, whose policy has the [forward]
+# section of policy/examples/nova.conf:
 #  1. Nova's lvm and dmcrypt code gives the same results as through
 #     privsep-helper alone (nova_compare.py, as tests/guest/nova.sh does);
 #  2. last_bytes and readpty are relayed to privsep-helper, writefile and
@@ -24,7 +20,7 @@ PY=/usr/bin/python3
 HERE=$REPO/tests/guest
 HELPER=${EPHCRYPT_HELPER:-$REPO/build/ephcrypt-helper}
 SUDOERS=$REPO/contrib/nova/sudoers.d-ephcrypt-sys-admin
-FORWARD=$REPO/policy/examples/nova-forward.conf
+FORWARD=$REPO/policy/examples/nova.conf
 VG=nova-ephemeral
 U=0b3e4f6a-1c2d-4e5f-8a9b-0c1d2e3f4a5b
 NOVA_CONF=$WORK/nova.conf
@@ -44,12 +40,8 @@ on_exit rm -rf "$WORK"
 write_policy_forward "$POLICY"
 grep -q '^entrypoint nova\\.privsep\\.path\\.last_bytes$' "$POLICY" ||
     fail "no [forward] last_bytes line taken from $FORWARD"
-# Until the wiring, the policy parser does not know [forward]: skip, not fail.
-if ! out=$("$HELPER" --check-policy "$POLICY" 2>&1); then
-    [[ $out == *"unknown section [forward]"* ]] &&
-        skip "$HELPER has no [forward] section yet (issue 15 wiring pending)"
-    fail "ephcrypt-helper rejects the test policy: $out"
-fi
+chmod 0755 "$WORK" # --check-policy reads the file as nobody
+out=$("$HELPER" --check-policy "$POLICY" 2>&1) || fail "ephcrypt-helper rejects the test policy: $out"
 # What privsep-helper reads: enough threads that one blocked call leaves
 # others free whatever the guest's CPU count.
 printf '[nova_sys_admin]\nthread_pool_size = 4\n' >"$NOVA_CONF"

@@ -63,7 +63,11 @@ ok "close and status refuse a dm device that is not a dm-crypt mapping, and leav
 [[ $(call ephcrypt.lv_list s:$VG) == '["t1"]' ]] || fail "lv_list shows LVs the policy hides"
 ok "lv_list shows only what the policy allows"
 
-grep -q '"reason":"denied"' "$AUDIT" || fail "no denied record in the audit log"
+grep -q '"reasonCode":"denied"' "$AUDIT" || fail "no denied record in the audit log"
+# Allowed, refused and failed records alike load into pycadf's CADF Event model.
+/usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/../audit/check-cadf.py" \
+    --expect success,failure,denied "$AUDIT" || fail "audit records that pycadf does not accept"
+ok "every audit record (allowed, refused, failed) is a valid CADF event for pycadf"
 keyhex=$(od -An -tx1 "$K1" | tr -d ' \n')
 grep -q -e "$keyhex" -e "$(base64 -w0 "$K1")" "$AUDIT" && fail "key material in the audit log"
 ok "refusals are in the audit log as denied; no key material there"

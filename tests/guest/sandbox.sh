@@ -108,7 +108,9 @@ ok "the lvm it runs (pid $lvm, $LVM) has the same sets, NoNewPrivs 1, Seccomp 2"
 # the folders LVM, libdevmapper and libcryptsetup write (the helper's list).
 sysdir=$(tr '\0' '\n' <"/proc/$helper/environ" | sed -n 's/^LVM_SYSTEM_DIR=//p')
 sysdir=${sysdir:-/etc/lvm}
-writable=(/dev /run/lock/lvm /run/lvm /run/cryptsetup "$sysdir/archive" "$sysdir/backup")
+# The audit log's folder too: after a rotation the helper makes the log again there.
+writable=(/dev /run/lock/lvm /run/lvm /run/cryptsetup "$sysdir/archive" "$sysdir/backup"
+    "$(dirname "$AUDIT")")
 ns=$(readlink "/proc/$helper/ns/mnt")
 [[ $ns != "$(readlink /proc/self/ns/mnt)" ]] || fail "the helper shares our mount namespace ($ns)"
 [[ $(readlink "/proc/$lvm/ns/mnt") == "$ns" ]] || fail "lvm is not in the helper's mount namespace"

@@ -5,18 +5,12 @@
 # section and in its --help output, and every option the OPTIONS section
 # documents must be one the program takes.  Run from anywhere after `make`;
 # exits 77 (skip) when a binary is not built.
-#
-# KNOWN_HELP_GAPS lists options a --help does not show yet, as PROGRAM:--option;
-# they are reported, not failed, until the program is fixed (then the test
-# asks for the entry to be removed).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 B=${B:-build}
-KNOWN_HELP_GAPS="ephcrypt-helper:--help ephcrypt-helper:--version"
-status=0 notes=0
+status=0
 
 fail() { echo "FAIL: $*" >&2; status=1; }
-note() { echo "NOTE: $*" >&2; notes=$((notes + 1)); }
 
 # Long option names from `struct option` tables: lines like {"name", no_argument, ...}.
 source_options() {
@@ -40,14 +34,7 @@ check() {
 	documented=$(man_options "$man")
 	for o in $opts; do
 		grep -qx -- "$o" <<<"$documented" || fail "$prog $o is not in the OPTIONS section of $man"
-		if grep -q -- "$o\b" <<<"$help"; then
-			[[ " $KNOWN_HELP_GAPS " == *" $prog:$o "* ]] &&
-				note "$prog --help now shows $o: remove it from KNOWN_HELP_GAPS in $0"
-		elif [[ " $KNOWN_HELP_GAPS " == *" $prog:$o "* ]]; then
-			note "$prog --help does not list $o (known; for the helper's own change)"
-		else
-			fail "$prog --help does not list $o"
-		fi
+		grep -q -- "$o\b" <<<"$help" || fail "$prog --help does not list $o"
 	done
 	for o in $documented; do
 		grep -qx -- "$o" <<<"$opts" || fail "$man documents $o, which $prog does not take"

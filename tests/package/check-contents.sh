@@ -26,6 +26,8 @@ expect -rwxr-xr-x root/root usr/sbin/ephcrypt-helper
 expect -rwxr-xr-x root/root usr/sbin/ephcrypt-audit
 expect -r--r----- root/root etc/sudoers.d/ephcrypt
 expect -rw-r--r-- root/root etc/logrotate.d/ephcrypt
+expect -rw-r--r-- root/root etc/ephcrypt/helper.conf
+expect -rw-r--r-- root/root usr/share/doc/ephcrypt/examples/helper.conf
 expect -rw-r--r-- root/root usr/lib/tmpfiles.d/ephcrypt.conf
 expect -rw-r--r-- root/root usr/share/man/man8/ephcrypt-helper.8.gz
 expect -rw-r--r-- root/root usr/share/man/man8/ephcrypt-audit.8.gz
@@ -49,7 +51,7 @@ grep -q '^helper_command = sudo /usr/sbin/ephcrypt-helper ' \
 pass
 
 conffiles=$(dpkg-deb -f "$deb" Package >/dev/null && dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles)
-for c in /etc/sudoers.d/ephcrypt /etc/logrotate.d/ephcrypt; do
+for c in /etc/sudoers.d/ephcrypt /etc/logrotate.d/ephcrypt /etc/ephcrypt/helper.conf; do
 	grep -qx "$c" <<<"$conffiles" || fail "$c is not a conffile"
 done
 pass
@@ -93,6 +95,7 @@ v=$(dpkg-deb -f "$deb" Version)
 policy=$(mktemp) || exit 1
 sed "$(getent passwd nova >/dev/null || echo 's/^user nova$/user root/')" \
 	"$root/usr/share/doc/ephcrypt/examples/nova.conf" >"$policy"
+chmod 0644 "$policy" # --check-policy reads it as nobody when run as root
 out=$("$root/usr/sbin/ephcrypt-helper" --check-policy "$policy" 2>&1) ||
 	fail "--check-policy on the example policy: $out"
 rm -f "$policy"

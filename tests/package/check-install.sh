@@ -19,7 +19,8 @@ check_prefix() {
 		{ fail "make install PREFIX=$prefix"; return; }
 	for f in "$prefix/sbin/ephcrypt-helper" "$prefix/sbin/ephcrypt-audit" \
 		"$prefix/share/man/man8/ephcrypt-helper.8" /etc/logrotate.d/ephcrypt \
-		"$tmpfiles/ephcrypt.conf" "$prefix/share/doc/ephcrypt/examples/nova.conf"; do
+		"$tmpfiles/ephcrypt.conf" "$prefix/share/doc/ephcrypt/examples/nova.conf" \
+		/etc/ephcrypt/helper.conf "$prefix/share/doc/ephcrypt/examples/helper.conf"; do
 		[[ -f $root$f ]] || fail "PREFIX=$prefix: no $f"
 	done
 	[[ $(stat -c %a "$root/etc/sudoers.d/ephcrypt" 2>/dev/null) == 440 ]] ||
@@ -32,8 +33,20 @@ check_prefix() {
 	[[ $prefix == /usr/local ]] || ! grep -rlI /usr/local "$root/etc" \
 		"$root$prefix/share/doc/ephcrypt/contrib/nova/"{nova.conf.snippet,sudoers.d-ephcrypt} ||
 		fail "PREFIX=$prefix: the files above name /usr/local"
+	# A second install keeps the deployer's helper.conf, and uninstall leaves it.
+	echo "lvm-timeout = 60" >>"$root/etc/ephcrypt/helper.conf"
+	$MAKE -s --no-print-directory install DESTDIR="$root" PREFIX="$prefix" >/dev/null ||
+		fail "make install PREFIX=$prefix (again)"
+	grep -q '^lvm-timeout = 60$' "$root/etc/ephcrypt/helper.conf" ||
+		fail "PREFIX=$prefix: make install overwrote an edited /etc/ephcrypt/helper.conf"
 	$MAKE -s --no-print-directory uninstall DESTDIR="$root" PREFIX="$prefix" >/dev/null ||
 		fail "make uninstall PREFIX=$prefix"
+	[[ -f $root/etc/ephcrypt/helper.conf ]] ||
+		fail "PREFIX=$prefix: make uninstall removed an edited /etc/ephcrypt/helper.conf"
+	rm -f "$root/etc/ephcrypt/helper.conf"
+	$MAKE -s --no-print-directory install DESTDIR="$root" PREFIX="$prefix" >/dev/null &&
+		$MAKE -s --no-print-directory uninstall DESTDIR="$root" PREFIX="$prefix" >/dev/null ||
+		fail "make install and uninstall PREFIX=$prefix (unedited helper.conf)"
 	left=$(find "$root" ! -type d)
 	[[ -z $left ]] || fail "PREFIX=$prefix: make uninstall left: $left"
 }

@@ -260,25 +260,83 @@ assert_chain(char **lines, size_t n)
 	}
 }
 
+/* As assert_chain, for a file whose chain continues the last line of older. */
 static void
-assert_common(struct json_object *o, const char *action, const char *outcome)
+assert_chain_from(char **lines, size_t n, const char *older)
 {
-	char host[256] = "";
+	char **old_lines, expect[65];
+	size_t n_old = read_lines(older, &old_lines);
 
-	cr_assert(
-		matches_re(str_at(o, "id"),
-			   "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"),
-		"id %s is not a UUID v4", str_at(o, "id"));
+	cr_assert_gt(n_old, 0);
+	sha256_hex(old_lines[n_old - 1], strlen(old_lines[n_old - 1]), expect);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = parse_line(lines[i]);
+
+		cr_assert_str_eq(str_at(o, "prev"), expect, "line %zu does not chain", i + 1);
+		json_object_put(o);
+		sha256_hex(lines[i], strlen(lines[i]), expect);
+	}
+}
+
+#define UUID_RE "^[0-9a-f]{8}-[0-9a-f]{4}-%c[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+
+static bool
+is_uuid(const char *s, char version)
+{
+	char re[96];
+
+	snprintf(re, sizeof(re), UUID_RE, version);
+	return matches_re(s, re);
+}
+
+/* The record's one tag, "entrypoint?value=NAME". */
+static const char *
+tag_of(struct json_object *o)
+{
+	struct json_object *tags = member(o, "tags");
+
+	cr_assert(tags && json_object_is_type(tags, json_type_array) &&
+			  json_object_array_length(tags) == 1,
+		  "tags must be an array of one");
+	return json_object_get_string(json_object_array_get_idx(tags, 0));
+}
+
+/* CADF resources: a stable id (a UUID derived from what they name) and a typeURI. */
+static void
+assert_cadf_resources(struct json_object *o, const char *target_type)
+{
+	static const char *const res[] = { "initiator", "target", "observer" };
+	char path[32];
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s.id", res[i]);
+		cr_assert(is_uuid(str_at(o, path), '8'), "%s %s is not a derived UUID", path,
+			  str_at(o, path));
+	}
+	cr_assert_str_eq(str_at(o, "initiator.typeURI"), "compute/process");
+	cr_assert_str_eq(str_at(o, "target.typeURI"), target_type);
+	cr_assert_str_eq(str_at(o, "observer.typeURI"), "service/security");
+	cr_assert_str_eq(str_at(o, "observer.name"), "ephcrypt-helper");
+}
+
+static void
+assert_common(struct json_object *o, const char *entrypoint, const char *outcome)
+{
+	char host[256] = "", tag[256];
+
+	cr_assert(is_uuid(str_at(o, "id"), '4'), "id %s is not a UUID v4", str_at(o, "id"));
 	cr_assert(matches_re(str_at(o, "eventTime"),
 			     "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$"),
 		  "eventTime %s is not RFC 3339 UTC with microseconds", str_at(o, "eventTime"));
 	cr_assert_str_eq(str_at(o, "eventType"), "activity");
 	cr_assert_str_eq(str_at(o, "typeURI"), "http://schemas.dmtf.org/cloud/audit/1.0/event");
-	cr_assert_str_eq(str_at(o, "action"), action);
+	cr_assert_str_eq(str_at(o, "action"), audit_cadf_action(entrypoint));
+	snprintf(tag, sizeof(tag), "entrypoint?value=%s", entrypoint);
+	cr_assert_str_eq(tag_of(o), tag);
 	cr_assert_str_eq(str_at(o, "outcome"), outcome);
 	cr_assert_eq(int_at(o, "observer.pid"), getpid());
 	gethostname(host, sizeof(host) - 1);
-	cr_assert_str_eq(str_at(o, "observer.host"), host);
+	cr_assert_str_eq(str_at(o, "observer.host.address"), host);
 	cr_assert_str_eq(str_at(o, "observer.version"), EPHCRYPT_VERSION);
 	cr_assert_eq(strlen(str_at(o, "prev")), 64);
 }
@@ -328,6 +386,8 @@ Test(audit, success_record_has_every_field)
 	record_ok(&ev);
 	o = last_record(1);
 	assert_common(o, "create_encrypted_lv", "success");
+	cr_assert_str_eq(str_at(o, "action"), "create");
+	assert_cadf_resources(o, "storage/volume");
 	assert_crypt_fields(o);
 	sha256_hex("ephcrypt-audit-v1", 17, marker);
 	cr_assert_str_eq(str_at(o, "prev"), marker, "the first record chains to the start marker");
@@ -350,7 +410,9 @@ Test(audit, failure_record_has_errno_and_message)
 	assert_crypt_fields(o);
 	cr_assert_eq(int_at(o, "errno"), ENOSPC);
 	cr_assert_str_eq(str_at(o, "message"), "volume group nova has too little space");
-	cr_assert_null(member(o, "reason"), "a plain failure has no reason");
+	cr_assert_str_eq(str_at(o, "reason.reasonType"), "errno");
+	cr_assert_str_eq(str_at(o, "reason.reasonCode"), "ENOSPC");
+	cr_assert_null(member(o, "reason.policyId"), "not the policy's doing");
 	json_object_put(o);
 }
 
@@ -365,7 +427,10 @@ Test(audit, denied_record_says_why_and_which_rule)
 	record_ok(&ev);
 	o = last_record(1);
 	assert_common(o, "create_encrypted_lv", "failure");
-	cr_assert_str_eq(str_at(o, "reason"), "denied");
+	cr_assert_str_eq(str_at(o, "reason.reasonType"), "ephcrypt-policy");
+	cr_assert_str_eq(str_at(o, "reason.reasonCode"), "denied");
+	cr_assert_str_eq(str_at(o, "reason.policyType"), "ephcrypt-policy");
+	cr_assert_str_eq(str_at(o, "reason.policyId"), "default deny");
 	cr_assert_str_eq(str_at(o, "policy_rule"), "default deny");
 	cr_assert_eq(int_at(o, "errno"), EACCES);
 	cr_assert_str_eq(str_at(o, "message"), "mapping name 'x' matches no [mappings] pattern");
@@ -385,15 +450,92 @@ Test(audit, absent_fields_are_omitted)
 	record_ok(&ev);
 	o = last_record(1);
 	assert_common(o, "list_lvs", "success");
+	cr_assert_str_eq(str_at(o, "action"), "read/list");
+	assert_cadf_resources(o, "storage/container");
 	cr_assert_null(member(o, "initiator.request_id"), "an empty request_id is left out");
 	cr_assert_str_eq(str_at(o, "target.vg"), "nova");
-	cr_assert_eq(json_object_object_length(member(o, "target")), 1, "only vg was given");
+	cr_assert_eq(json_object_object_length(member(o, "target")), 3,
+		     "only id, typeURI and vg: the one name given");
 	cr_assert_null(member(o, "policy_rule"));
 	cr_assert_null(member(o, "cipher"), "not a crypt operation");
 	cr_assert_null(member(o, "key_size"));
 	cr_assert_null(member(o, "key_id"));
 	cr_assert_eq(int_at(o, "duration_us"), 0);
 	json_object_put(o);
+}
+
+/* Every entrypoint the helper serves gets an action from the CADF taxonomy. */
+Test(audit, every_entrypoint_has_a_cadf_action)
+{
+	static const char *const map[][2] = {
+		{ "ephcrypt.vg_info", "read" },
+		{ "ephcrypt.lv_create", "create" },
+		{ "ephcrypt.lv_remove", "delete" },
+		{ "ephcrypt.lv_list", "read/list" },
+		{ "ephcrypt.lv_info", "read" },
+		{ "ephcrypt.crypt_open", "create" },
+		{ "ephcrypt.crypt_close", "delete" },
+		{ "ephcrypt.crypt_status", "read" },
+		{ "ephcrypt.disk_create", "create" },
+		{ "ephcrypt.disk_destroy", "delete" },
+		{ "nova.privsep.fs.vginfo", "read" },
+		{ "nova.privsep.fs.lvlist", "read/list" },
+		{ "nova.privsep.fs.lvinfo", "read" },
+		{ "nova.privsep.fs.blockdev_size", "read" },
+		{ "nova.privsep.fs.lvcreate", "create" },
+		{ "nova.privsep.fs.lvremove", "delete" },
+		{ "nova.privsep.fs.clear", "update" },
+		{ "nova.privsep.libvirt.dmcrypt_create_volume", "create" },
+		{ "nova.privsep.libvirt.dmcrypt_delete_volume", "delete" },
+		{ "nova.privsep.fs.nope", "unknown" },
+		{ "", "unknown" },
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		cr_assert_str_eq(audit_cadf_action(map[i][0]), map[i][1], "for '%s'", map[i][0]);
+	cr_assert_str_eq(audit_cadf_action(NULL), "unknown");
+}
+
+/* A caller may name its own CADF action (e.g. a relay's forwarded call). */
+Test(audit, a_given_cadf_action_is_used)
+{
+	struct audit_event ev = crypt_event(AUDIT_SUCCESS);
+	struct json_object *o;
+
+	ev.cadf_action = "authenticate";
+	open_log(logpath);
+	record_ok(&ev);
+	o = last_record(1);
+	cr_assert_str_eq(str_at(o, "action"), "authenticate");
+	cr_assert_str_eq(tag_of(o), "entrypoint?value=create_encrypted_lv");
+	json_object_put(o);
+}
+
+/* The same volume, caller or helper keeps its id from record to record; another gets another. */
+Test(audit, resource_ids_name_the_same_thing_in_every_record)
+{
+	struct audit_event ev = crypt_event(AUDIT_SUCCESS);
+	struct json_object *o[3];
+	char **lines;
+
+	open_log(logpath);
+	record_ok(&ev);
+	record_ok(&ev);
+	ev.lv = "instance-0002_disk.eph0";
+	ev.pid = 4343;
+	record_ok(&ev);
+	cr_assert_eq(read_lines(logpath, &lines), 3);
+	for (size_t i = 0; i < 3; i++)
+		o[i] = parse_line(lines[i]);
+	cr_assert_str_neq(str_at(o[0], "id"), str_at(o[1], "id"), "events have their own ids");
+	cr_assert_str_eq(str_at(o[0], "target.id"), str_at(o[1], "target.id"));
+	cr_assert_str_eq(str_at(o[0], "initiator.id"), str_at(o[1], "initiator.id"));
+	cr_assert_str_eq(str_at(o[0], "observer.id"), str_at(o[2], "observer.id"));
+	cr_assert_str_neq(str_at(o[1], "target.id"), str_at(o[2], "target.id"));
+	cr_assert_str_neq(str_at(o[1], "initiator.id"), str_at(o[2], "initiator.id"));
+	cr_assert_str_neq(str_at(o[0], "target.id"), str_at(o[0], "initiator.id"));
+	for (size_t i = 0; i < 3; i++)
+		json_object_put(o[i]);
 }
 
 Test(audit, chain_continues_across_reopen)
@@ -450,7 +592,7 @@ Test(audit, hostile_names_stay_one_valid_line)
 	cr_assert_null(memmem(raw, len, "\xe2\x80\xae", 3), "RLO must be escaped");
 	free(raw);
 	o = last_record(2);
-	cr_assert_str_eq(str_at(o, "action"), "open\"\n");
+	cr_assert_str_eq(tag_of(o), "entrypoint?value=open\"\n");
 	cr_assert_str_eq(str_at(o, "target.vg"), vg);
 	cr_assert_str_eq(str_at(o, "target.lv"), lv_seen, "invalid UTF-8: one U+FFFD per byte");
 	cr_assert_str_eq(str_at(o, "target.mapping"), mapping, "valid UTF-8 round-trips");
@@ -606,7 +748,7 @@ Test(audit, unsafe_files_are_refused)
 	cr_assert_eq(symlink(other, lnk), 0);
 	assert_open_fails(lnk, ELOOP, "symbolic link");
 	write_file(logpath, "", 0620);
-	assert_open_fails(logpath, EPERM, "writable by group or others");
+	assert_open_fails(logpath, EPERM, "writable by its group (mode 0620)");
 	cr_assert_eq(chmod(logpath, 0600), 0);
 	cr_assert_eq(unlink(lnk), 0);
 	cr_assert_eq(link(logpath, lnk) == 0 || errno == EPERM, 1);
@@ -931,6 +1073,11 @@ Test(audit, tool_filters_select_records_verbatim)
 	assert_json_picks(
 		lines, "12",
 		(const char *const[]){ "--action", "create_lv", "--json", logpath, NULL });
+	/* CADF's action: create_lv and open_mapping are creates, remove_lv a delete. */
+	assert_json_picks(lines, "123",
+			  (const char *const[]){ "--action", "create", "--json", logpath, NULL });
+	assert_json_picks(lines, "4",
+			  (const char *const[]){ "--action", "delete", "--json", logpath, NULL });
 	assert_json_picks(
 		lines, "3",
 		(const char *const[]){ "--request-id", "req-42", "--json", logpath, NULL });
@@ -1185,28 +1332,259 @@ Test(audit, a_log_truncated_to_zero_is_broken)
 	assert_refused_after_shrink(two, 0);
 }
 
-/* Rotation by rename (logrotate's create): each file keeps a chain that verifies. */
-Test(audit, a_renamed_log_keeps_its_chain)
+/* --- rotation ------------------------------------------------------------ */
+
+/* The first line of path chains to the last line of the file before it. */
+static void
+assert_chains_across(const char *older, const char *newer)
+{
+	char **old_lines, **new_lines, expect[65];
+	size_t n_old = read_lines(older, &old_lines);
+	struct json_object *o;
+
+	cr_assert_gt(n_old, 0, "%s is empty", older);
+	cr_assert_gt(read_lines(newer, &new_lines), 0, "%s got no record", newer);
+	sha256_hex(old_lines[n_old - 1], strlen(old_lines[n_old - 1]), expect);
+	o = parse_line(new_lines[0]);
+	cr_assert_str_eq(str_at(o, "prev"), expect, "%s does not continue %s's chain", newer,
+			 older);
+	json_object_put(o);
+}
+
+/* ephcrypt-audit verify over a rotated set, oldest first, says it is whole. */
+static void
+assert_set_verifies(const char *const *files, size_t n)
+{
+	const char *args[8] = { "verify" };
+	char *out, want[PATH_MAX + 64];
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		args[i + 1] = files[i];
+	rc = run_tool(&out, args);
+	cr_assert_eq(rc, 0, "verify of the rotated set failed: %s", out);
+	for (size_t i = 1, last = 0; i < n; i++) {
+		if (file_size(files[i]) == 0) /* passes the chain on: not its own link */
+			continue;
+		snprintf(want, sizeof(want), "chain intact (continues %s)", files[last]);
+		cr_assert_not_null(strstr(out, want), "want '%s' in:\n%s", want, out);
+		last = i;
+	}
+	free(out);
+}
+
+static mode_t
+file_mode(const char *path)
+{
+	struct stat st;
+
+	cr_assert_eq(stat(path, &st), 0, "stat %s: %s", path, strerror(errno));
+	return st.st_mode & 07777;
+}
+
+/* logrotate's default: rename, then create (here 0640, for a reviewers' group). */
+Test(audit, rename_then_create_moves_to_the_new_file)
+{
+	struct audit_event ev = crypt_event(AUDIT_SUCCESS);
+	char rotated[PATH_MAX + 32];
+	char **lines;
+
+	snprintf(rotated, sizeof(rotated), "%s/audit.log.1", dir);
+	open_log(logpath);
+	record_ok(&ev);
+	record_ok(&ev);
+	cr_assert_eq(rename(logpath, rotated), 0);
+	write_file(logpath, "", 0640);
+	record_ok(&ev);
+	record_ok(&ev);
+	cr_assert_not(audit_is_broken());
+	cr_assert_eq(read_lines(rotated, &lines), 2, "nothing more went into the renamed file");
+	cr_assert_eq(read_lines(logpath, &lines), 2, "the records went into the new file");
+	assert_chains_across(rotated, logpath);
+	assert_set_verifies((const char *const[]){ rotated, logpath }, 2);
+	cr_assert_eq(file_mode(logpath), 0640, "the creator's mode is kept");
+}
+
+/* The shipped logrotate file: rename, nocreate. The helper makes the file, 0600. */
+Test(audit, rename_without_create_makes_a_new_file_0600)
+{
+	struct audit_event ev = crypt_event(AUDIT_SUCCESS);
+	char rotated[PATH_MAX + 32];
+	char **lines;
+
+	snprintf(rotated, sizeof(rotated), "%s/audit.log-20261130", dir);
+	open_log(logpath);
+	record_ok(&ev);
+	cr_assert_eq(rename(logpath, rotated), 0);
+	record_ok(&ev);
+	cr_assert_eq(file_mode(logpath), 0600);
+	cr_assert_eq(read_lines(logpath, &lines), 1);
+	cr_assert_eq(read_lines(rotated, &lines), 1);
+	assert_chains_across(rotated, logpath);
+	assert_set_verifies((const char *const[]){ rotated, logpath }, 2);
+}
+
+/* Once retention dropped the older file, --after names where the oldest one continues. */
+Test(audit, tool_verify_after_continues_a_dropped_file)
+{
+	struct audit_event ev = crypt_event(AUDIT_SUCCESS);
+	char rotated[PATH_MAX + 32], hash[65], *out, **lines;
+	size_t n;
+	int rc;
+
+	snprintf(rotated, sizeof(rotated), "%s/audit.log.1", dir);
+	open_log(logpath);
+	record_ok(&ev);
+	record_ok(&ev);
+	cr_assert_eq(rename(logpath, rotated), 0);
+	record_ok(&ev);
+	n = read_lines(rotated, &lines);
+	sha256_hex(lines[n - 1], strlen(lines[n - 1]), hash);
+	cr_assert_eq(unlink(rotated), 0);
+	rc = TOOL(&out, "verify", logpath);
+	cr_assert(rc == 1 && strstr(out, ":1: chain broken"), "exit %d: %s", rc, out);
+	free(out);
+	rc = TOOL(&out, "verify", "--after", hash, logpath);
+	cr_assert(rc == 0 && strstr(out, "1 record, chain intact (continues the --after record)"),
+		  "exit %d: %s", rc, out);
+	free(out);
+	hash[0] = hash[0] == '0' ? '1' : '0';
+	rc = TOOL(&out, "verify", "--after", hash, logpath);
+	cr_assert(rc == 1 && strstr(out, "neither the hash of the previous file's last record"),
+		  "exit %d: %s", rc, out);
+	free(out);
+}
+
+/* Two rotations, with and without a record in between: never into a lost file. */
+Test(audit, two_rotations_keep_every_record_readable)
+{
+	struct audit_event ev = crypt_event(AUDIT_SUCCESS);
+	char one[PATH_MAX + 32], two[PATH_MAX + 32], three[PATH_MAX + 32], four[PATH_MAX + 32];
+	char **lines;
+
+	snprintf(one, sizeof(one), "%s/audit.log.1", dir);
+	snprintf(two, sizeof(two), "%s/audit.log.2", dir);
+	snprintf(three, sizeof(three), "%s/audit.log.3", dir);
+	snprintf(four, sizeof(four), "%s/audit.log.4", dir);
+	open_log(logpath);
+	record_ok(&ev);
+	cr_assert_eq(rename(logpath, one), 0);
+	record_ok(&ev);
+	cr_assert_eq(rename(one, two), 0);
+	cr_assert_eq(rename(logpath, one), 0);
+	record_ok(&ev);
+	assert_set_verifies((const char *const[]){ two, one, logpath }, 3);
+	/* Twice with no record between (ifempty, create): the next record follows on
+	 * from the file it last wrote, now audit.log.2, past the empty audit.log.1. */
+	for (int round = 0; round < 2; round++) {
+		cr_assert_eq(rename(round ? three : two, round ? four : three), 0);
+		cr_assert_eq(rename(round ? two : one, round ? three : two), 0);
+		if (round)
+			cr_assert_eq(rename(one, two), 0);
+		cr_assert_eq(rename(logpath, one), 0);
+		write_file(logpath, "", 0600);
+	}
+	record_ok(&ev);
+	cr_assert_eq(read_lines(logpath, &lines), 1);
+	cr_assert_eq(read_lines(one, &lines), 0);
+	assert_chains_across(two, logpath);
+	assert_set_verifies((const char *const[]){ four, three, two, one, logpath }, 5);
+}
+
+/* Deleted under the helper: the next record makes a new file instead of vanishing. */
+Test(audit, a_deleted_log_is_made_again)
+{
+	struct audit_event ev = crypt_event(AUDIT_SUCCESS);
+	char **lines;
+
+	open_log(logpath);
+	record_ok(&ev);
+	cr_assert_eq(unlink(logpath), 0);
+	record_ok(&ev);
+	cr_assert_not(audit_is_broken());
+	cr_assert_eq(read_lines(logpath, &lines), 1, "the record is in a file one can read");
+}
+
+/* Another helper already moved on to the new file: its records are chained to, not forked. */
+Test(audit, a_new_file_written_by_another_helper_is_continued)
 {
 	struct audit_event ev = crypt_event(AUDIT_SUCCESS);
 	char rotated[PATH_MAX + 32], **lines;
-	struct json_object *o;
+	pid_t kid;
+	int status;
 
 	snprintf(rotated, sizeof(rotated), "%s/audit.log.1", dir);
 	open_log(logpath);
 	record_ok(&ev);
 	cr_assert_eq(rename(logpath, rotated), 0);
-	write_file(logpath, "", 0600);
-	record_ok(&ev); /* still into the renamed file */
-	cr_assert_not(audit_is_broken());
-	cr_assert_eq(read_lines(rotated, &lines), 2);
-	assert_chain(lines, 2);
-	cr_assert_eq(file_size(logpath), 0);
-	audit_close();
-	open_log(logpath); /* a restart: a new chain in the new file */
+	kid = fork();
+	cr_assert_geq(kid, 0);
+	if (kid == 0) /* the same open log: the child notices the rotation first */
+		_exit(audit_record(&ev) == 0 ? 0 : 1);
+	cr_assert_eq(waitpid(kid, &status, 0), kid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	record_ok(&ev);
-	o = last_record(1);
-	json_object_put(o);
+	cr_assert_eq(read_lines(logpath, &lines), 2);
+	assert_chain_from(lines, 2, rotated);
+	assert_set_verifies((const char *const[]){ rotated, logpath }, 2);
+}
+
+/* A file put in its place that others could read: refused, and saying what mode it needs. */
+Test(audit, a_new_file_readable_by_others_breaks_the_log)
+{
+	struct audit_event ev = crypt_event(AUDIT_SUCCESS);
+	char rotated[PATH_MAX + 32], why[512];
+
+	snprintf(rotated, sizeof(rotated), "%s/audit.log.1", dir);
+	open_log(logpath);
+	record_ok(&ev);
+	cr_assert_eq(rename(logpath, rotated), 0);
+	write_file(logpath, "", 0644);
+	cr_assert_eq(audit_ready(why, sizeof(why)), -EPERM, "why: %s", why);
+	cr_assert_not_null(strstr(why, "readable by others (mode 0644)"), "%s", why);
+	cr_assert_not_null(strstr(why, "chmod 0640"), "%s", why);
+	cr_assert_eq(audit_record(&ev), -EPERM);
+	cr_assert_eq(file_size(logpath), 0);
+}
+
+/* copytruncate: found before acting, so the caller refuses and nothing is done. */
+Test(audit, a_truncated_log_is_found_before_acting)
+{
+	struct audit_event ev = crypt_event(AUDIT_SUCCESS);
+	char why[512];
+
+	open_log(logpath);
+	cr_assert_eq(audit_ready(why, sizeof(why)), 0, "%s", why);
+	cr_assert_str_eq(why, "");
+	record_ok(&ev);
+	cr_assert_eq(truncate(logpath, 0), 0);
+	cr_assert_eq(audit_ready(why, sizeof(why)), -EBADMSG);
+	cr_assert(audit_is_broken());
+	cr_assert_not_null(strstr(why, "shrank from"), "%s", why);
+	cr_assert_not_null(strstr(why, logpath), "%s", why);
+	cr_assert_eq(file_size(logpath), 0, "nothing was written");
+}
+
+Test(audit, log_mode_must_keep_others_out)
+{
+	static const mode_t refused[] = { 0644, 0604, 0606, 0602, 0660, 0620 };
+	static const mode_t fine[] = { 0600, 0640, 0400 };
+	struct audit_event ev = crypt_event(AUDIT_SUCCESS);
+	char needle[64];
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		write_file(logpath, "", refused[i]);
+		snprintf(needle, sizeof(needle), "(mode %04o); it must be mode 0600, or 0640",
+			 (unsigned)refused[i]);
+		assert_open_fails(logpath, EPERM, needle);
+	}
+	for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+		write_file(logpath, "", fine[i]);
+		open_log(logpath);
+		if (fine[i] & 0200)
+			record_ok(&ev);
+		audit_close();
+	}
 }
 
 Test(audit, log_directory_must_be_root_owned_and_private)

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1175,4 +1176,72 @@ Test(channel, broken_audit_log_refuses_requests)
 		  "the refusal names the log and why it failed: '%s'", got);
 	mp_frame_free(f);
 	helper_close_ok(&h);
+}
+
+/*
+ * A log cut under the helper (logrotate's copytruncate) is found before the
+ * next request is acted on: that request is refused, not carried out and only
+ * then found unrecordable, and nothing more is written.
+ */
+Test(channel, request_after_a_truncated_log_is_refused_before_acting)
+{
+	struct helper h;
+	struct mp_frame *f;
+	struct ps_msg m;
+	struct stat st;
+	char got[600];
+
+	helper_start(&h, NULL, false);
+	send_call(&h, "t-1", "nova.privsep.fs.nope", "90", "80");
+	f = recv_reply(&h, &m);
+	expect_err(f, &m, "t-1", "builtins.NameError", NULL);
+	mp_frame_free(f);
+	cr_assert_eq(stat(audit_path, &st), 0);
+	cr_assert_gt(st.st_size, 0, "the first call was recorded");
+	cr_assert_eq(truncate(audit_path, 0), 0);
+	/* lv_remove("ephcrypt-test", "x"): would be denied by the policy, if it ran */
+	send_call(&h, "t-2", "ephcrypt.lv_remove", "92 ad 657068637279 70742d74657374 a1 78", "80");
+	f = recv_reply(&h, &m);
+	cr_assert(mp_str_eq(m.msgid, "t-2") && m.kind == PS_ERR, "t-2 must be refused");
+	copy_str(m.name, got, sizeof(got));
+	cr_assert_str_eq(got, "builtins.OSError", "refused for the log, not by the policy");
+	copy_str(&m.args->v.items[1], got, sizeof(got));
+	cr_assert(strstr(got, "ephcrypt.lv_remove refused: the audit log cannot be written (") &&
+			  strstr(got, audit_path) && strstr(got, "shrank from"),
+		  "the refusal names the log and why: '%s'", got);
+	mp_frame_free(f);
+	cr_assert_eq(stat(audit_path, &st), 0);
+	cr_assert_eq(st.st_size, 0, "nothing was written after the cut");
+	helper_close_ok(&h);
+}
+
+/*
+ * Rotation by rename (the shipped logrotate file): the sandboxed helper, whose
+ * mounts are read-only but for the log's folder, makes the log again, 0600,
+ * and records there.
+ */
+Test(channel, renamed_log_is_made_again_by_the_sandboxed_helper)
+{
+	char rotated[128];
+	struct helper h;
+	struct mp_frame *f;
+	struct ps_msg m;
+	struct stat st;
+
+	helper_start(&h, NULL, false);
+	snprintf(rotated, sizeof(rotated), "%s.1", audit_path);
+	for (int i = 0; i < 2; i++) {
+		send_call(&h, i ? "r-2" : "r-1", "nova.privsep.fs.nope", "90", "80");
+		f = recv_reply(&h, &m);
+		expect_err(f, &m, i ? "r-2" : "r-1", "builtins.NameError", NULL);
+		mp_frame_free(f);
+		if (i == 0)
+			cr_assert_eq(rename(audit_path, rotated), 0);
+	}
+	cr_assert_eq(stat(audit_path, &st), 0, "the helper made the log again: %s",
+		     strerror(errno));
+	cr_assert_eq(st.st_mode & 07777, 0600);
+	cr_assert_gt(st.st_size, 0, "the second call was recorded in the new file");
+	helper_close_ok(&h);
+	unlink(rotated);
 }

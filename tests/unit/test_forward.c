@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* What may go to privsep-helper (helper/forward.c): storage names never do. */
 #include <criterion/criterion.h>
-#include <regex.h>
 #include <string.h>
 
 #include "../../helper/forward.h"
@@ -37,7 +36,7 @@ Test(forward, storage_names_are_never_forwarded)
 		cr_expect(storage(names[i]), "%s must count as a storage name", names[i]);
 }
 
-/* policy/examples/nova-forward.conf's names, and others Nova has. */
+/* policy/examples/nova.conf [forward]'s names, and others Nova has. */
 Test(forward, other_names_may_be_forwarded)
 {
 	static const char *const names[] = {
@@ -63,21 +62,6 @@ Test(forward, other_names_may_be_forwarded)
 	cr_expect(storage("nova.privsep.fs.resolve_lv"));
 	/* the module part does not count, only the function */
 	cr_expect(!storage("nova.privsep.lvm_tools.flush"));
-}
-
-Test(forward, a_broad_pattern_is_caught_at_load)
-{
-	static const char *const native[] = { "nova.privsep.fs.vginfo", "nova.privsep.fs.lvcreate",
-					      "ephcrypt.version" };
-	regex_t broad, exact;
-
-	cr_assert_eq(regcomp(&broad, "^(nova\\.privsep\\.fs\\..*)$", REG_EXTENDED | REG_NOSUB), 0);
-	cr_assert_eq(regcomp(&exact, "^(nova\\.privsep\\.fs\\.mkfs)$", REG_EXTENDED | REG_NOSUB),
-		     0);
-	cr_expect_str_eq(forward_pattern_hits(&broad, native, 3), "nova.privsep.fs.vginfo");
-	cr_expect_null(forward_pattern_hits(&exact, native, 3));
-	regfree(&broad);
-	regfree(&exact);
 }
 
 /* The bytes the caller gets: privsep-helper's NameError, word for word. */

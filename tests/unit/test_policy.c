@@ -16,7 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../policy/hint.h"
 #include "../../policy/policy.h"
+#include "../../policy/settings.h"
 
 #define NOVA_EXAMPLE "policy/examples/nova.conf"
 #define UUID	     "6f1b3c2a-8d4e-4f5a-9b7c-1d2e3f4a5b6c"
@@ -316,7 +318,7 @@ Test(policy, malformed_section_headers)
 	    "policy.conf:1: bad section header '[callers' (expected [NAME])\n"
 	    "policy.conf:2: bad section header '[]' (expected [NAME])\n"
 	    "policy.conf:3: trailing garbage 'x' after [crypto]\n"
-	    "policy.conf:4: unknown section [Crypto]\n");
+	    "policy.conf:4: unknown section [Crypto]; did you mean [crypto]?\n");
 }
 
 Test(policy, duplicate_section)
@@ -331,7 +333,9 @@ Test(policy, bad_regex_with_regerror_text)
 	    "policy.conf:2: bad pattern 'ab(c': Unmatched ( or \\(\n"
 	    "policy.conf:3: bad pattern '[a-': Unmatched [, [^, [:, [., or [=\n"
 	    "policy.conf:4: bad pattern 'x{2': Unmatched \\{\n"
-	    "policy.conf:6: bad pattern '*x': Invalid preceding regular expression\n");
+	    "policy.conf:6: bad pattern '*x': Invalid preceding regular expression (patterns are "
+	    "regular expressions, not globs: a leading '*' repeats nothing; did you mean "
+	    "'.*x'?)\n");
 }
 
 Test(policy, pattern_too_complex_is_refused_before_regcomp)
@@ -579,7 +583,8 @@ Test(policy, symlink_is_refused)
 	writefile("", 0);
 	cr_assert_eq(symlink(path, link_path), 0);
 	cr_assert_eq(loadpath(link_path, false, &p, &msgs), 1);
-	cr_assert_str_eq(msgs, "link.conf: is a symbolic link\n");
+	cr_assert_str_eq(msgs,
+			 "link.conf: is a symbolic link: name the file itself, not a link to it\n");
 	free(msgs);
 }
 
@@ -593,7 +598,8 @@ Test(policy, wrong_owner)
 	writefile("[callers]\nuid 0\n", 16);
 	cr_assert_eq(chmod(path, 0644), 0);
 	cr_assert_eq(chown(path, 1, 0), 0);
-	filebad(true, "policy.conf: owned by uid 1, not root\n");
+	filebad(true, "policy.conf: owned by uid 1, not root: whoever owns it decides what root "
+		      "does (chown root:root policy.conf)\n");
 	/* Without check_file (unit tests, --check-policy on a copy) it loads. */
 	cr_assert_eq(loadpath(path, false, &p, &msgs), 0, "%s", msgs);
 	policy_free(p);
@@ -606,7 +612,8 @@ Test(policy, writable_by_others)
 		cr_skip_test("the file must be root's for the mode to be the reason");
 	writefile("", 0);
 	cr_assert_eq(chmod(path, 0666), 0);
-	filebad(true, "policy.conf: writable by group or others (mode 0666)\n");
+	filebad(true, "policy.conf: writable by group or others (mode 0666): it should be mode "
+		      "0644 (chmod 0644 policy.conf)\n");
 }
 
 Test(policy, writable_by_group)
@@ -615,7 +622,8 @@ Test(policy, writable_by_group)
 		cr_skip_test("the file must be root's for the mode to be the reason");
 	writefile("", 0);
 	cr_assert_eq(chmod(path, 0620), 0);
-	filebad(true, "policy.conf: writable by group or others (mode 0620)\n");
+	filebad(true, "policy.conf: writable by group or others (mode 0620): it should be mode "
+		      "0600 (chmod 0600 policy.conf)\n");
 }
 
 Test(policy, root_owned_0600_passes_the_file_checks)
@@ -909,4 +917,311 @@ Test(policy, nova_example_refuses_the_rest)
 	cr_assert_eq(policy_sector_size(p, 2048, &v), -1);
 	cr_assert_eq(policy_lv_size(p, "nova-ephemeral", (2ULL << 40) + 1, &v), -1);
 	policy_free(p);
+}
+
+/* --- messages that say what to do (visudo's way) ----------------------------- */
+
+Test(policy, misspelt_sections_and_directives_get_a_suggestion)
+{
+	bad("[volume-group]\nvg a max-lv-size 1G\n[callers]\nusr nova\n[mapings]\n[frobnicate]\n",
+	    "policy.conf:1: unknown section [volume-group]; did you mean [volume-groups]?\n"
+	    "policy.conf:4: unknown directive 'usr'; did you mean 'user'?\n"
+	    "policy.conf:5: unknown section [mapings]; did you mean [mappings]?\n"
+	    "policy.conf:6: unknown section [frobnicate]\n");
+}
+
+Test(policy, closest_word_is_a_slip_or_nothing)
+{
+	static const char *const words[] = { "callers", "volume-groups", "volumes", "crypto" };
+
+	cr_assert_str_eq(hint_closest("volume-group", words, 4), "volume-groups");
+	cr_assert_str_eq(hint_closest("volumse", words, 4), "volumes", "a swap of two letters");
+	cr_assert_str_eq(hint_closest("Crypto", words, 4), "crypto");
+	cr_assert_str_eq(hint_closest("caller", words, 4), "callers");
+	cr_assert_null(hint_closest("forward", words, 4), "no known word is close");
+	cr_assert_null(hint_closest("x", words, 4));
+}
+
+Test(policy, glob_where_a_regex_is_expected_gets_a_hint)
+{
+	char buf[256];
+
+	cr_assert_str_eq(hint_glob("nova-*", buf, sizeof(buf)),
+			 "patterns are regular expressions, not globs: '*' makes the '-' before "
+			 "it repeat (zero or more times); did you mean 'nova-.*'?");
+	cr_assert_str_eq(hint_glob("*_disk", buf, sizeof(buf)),
+			 "patterns are regular expressions, not globs: a leading '*' repeats "
+			 "nothing; did you mean '.*_disk'?");
+	cr_assert_str_eq(hint_glob("disk?", buf, sizeof(buf)),
+			 "patterns are regular expressions, not globs: '?' makes the 'k' before "
+			 "it optional; did you mean 'disk.'?");
+	cr_assert_null(hint_glob("nova-.*", buf, sizeof(buf)));
+	cr_assert_null(hint_glob("^disk[0-9]*$", buf, sizeof(buf)));
+	cr_assert_null(hint_glob("(a|b)?x", buf, sizeof(buf)));
+	cr_assert_null(hint_glob("a\\*", buf, sizeof(buf)), "an escaped '*' is a literal");
+}
+
+/* policy_lint's output for text, with the directory cut off; returns the count. */
+static int
+lint(const char *text, char **out)
+{
+	struct policy *p = good(text);
+	size_t len = 0;
+	FILE *f = open_memstream(out, &len);
+	int n;
+
+	cr_assert_not_null(f);
+	n = policy_lint(p, f);
+	fclose(f);
+	cutdir(*out);
+	policy_free(p);
+	return n;
+}
+
+Test(policy, check_warns_about_patterns_that_accept_everything_or_look_like_globs)
+{
+	char *out;
+
+	cr_assert_eq(lint("[volume-groups]\nvg vg0 max-lv-size 1G\n[volumes]\nlv nova-*\n"
+			  "lv in vg0 .*\nlv ^disk[0-9]+$\n[mappings]\nmapping .+\nmapping "
+			  "(.*)\nmapping [^/]*\n",
+			  &out),
+		     5, "%s", out);
+	cr_assert_str_eq(
+		out,
+		"policy.conf:4: warning: [volumes] pattern 'nova-*': patterns are regular "
+		"expressions, not globs: '*' makes the '-' before it repeat (zero or more times); "
+		"did you mean 'nova-.*'?\n"
+		"policy.conf:5: warning: [volumes] pattern '.*' accepts every name in vg0: allow "
+		"only the names Nova makes (as the example policy does: "
+		"^[0-9a-f-]{36}_disk(\\.local|\\.swap)?$)\n"
+		"policy.conf:8: warning: [mappings] pattern '.+' accepts every name: allow only "
+		"the "
+		"names Nova makes (as the example policy does: "
+		"^[0-9a-f-]{36}_disk(\\.local|\\.swap)?-dmcrypt$)\n"
+		"policy.conf:9: warning: [mappings] pattern '(.*)' accepts every name: allow only "
+		"the names Nova makes (as the example policy does: "
+		"^[0-9a-f-]{36}_disk(\\.local|\\.swap)?-dmcrypt$)\n"
+		"policy.conf:10: warning: [mappings] pattern '[^/]*' accepts every name: allow "
+		"only "
+		"the names Nova makes (as the example policy does: "
+		"^[0-9a-f-]{36}_disk(\\.local|\\.swap)?-dmcrypt$)\n");
+	free(out);
+}
+
+Test(policy, nova_example_has_no_warnings)
+{
+	struct policy *p = nova_example();
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	cr_assert_eq(policy_lint(p, f), 0);
+	fclose(f);
+	cr_assert_str_empty(out);
+	free(out);
+	policy_free(p);
+}
+
+Test(policy, owner_mode_and_contents_errors_are_all_shown)
+{
+	struct policy *p = (struct policy *)1;
+	char *msgs;
+
+	if (geteuid() != 0)
+		cr_skip_test("chown needs root");
+	writefile("[volume-group]\n", 15);
+	cr_assert_eq(chmod(path, 0664), 0);
+	cr_assert_eq(chown(path, 1, 0), 0);
+	cr_assert_eq(loadpath(path, true, &p, &msgs), 3, "%s", msgs);
+	cr_assert_str_eq(msgs,
+			 "policy.conf: owned by uid 1, not root: whoever owns it decides what root "
+			 "does (chown root:root policy.conf)\n"
+			 "policy.conf: writable by group or others (mode 0664): it should be mode "
+			 "0644 (chmod 0644 policy.conf)\n"
+			 "policy.conf:1: unknown section [volume-group]; did you mean "
+			 "[volume-groups]?\n");
+	cr_assert_null(p);
+	free(msgs);
+}
+
+/* --- helper.conf ----------------------------------------------------------- */
+
+/* Load text as helper.conf over the defaults; the messages with the directory cut. */
+static int
+settings_text(const char *text, bool check, struct settings *s, char **msgs)
+{
+	size_t len = 0;
+	FILE *err = open_memstream(msgs, &len);
+	int n;
+
+	cr_assert_not_null(err);
+	writefile(text, strlen(text));
+	settings_default(s);
+	n = settings_load(path, false, check, err, s);
+	fclose(err);
+	cutdir(*msgs);
+	return n;
+}
+
+Test(policy, helper_conf_defaults_and_every_key)
+{
+	struct settings s;
+	char *msgs;
+
+	settings_default(&s);
+	cr_assert_str_eq(s.policy, "/etc/ephcrypt/policy.conf");
+	cr_assert_str_eq(s.audit_log, "/var/log/ephcrypt/audit.log");
+	cr_assert_str_eq(s.lvm, "/sbin/lvm");
+	cr_assert_eq(s.max_message, 1u << 20);
+	cr_assert_eq(s.lvm_timeout_s, 120);
+	cr_assert_eq(settings_text("# deployer's settings\n\npolicy = /etc/p.conf\n"
+				   "  audit-log=/srv/audit.log   # on its own disk\n"
+				   "lvm\t=\t/usr/sbin/lvm\nmax-message = 65536\nlvm-timeout = 30\n",
+				   false, &s, &msgs),
+		     0, "%s", msgs);
+	cr_assert_str_eq(s.policy, "/etc/p.conf");
+	cr_assert_str_eq(s.audit_log, "/srv/audit.log");
+	cr_assert_str_eq(s.lvm, "/usr/sbin/lvm");
+	cr_assert_eq(s.max_message, 65536);
+	cr_assert_eq(s.lvm_timeout_s, 30);
+	cr_assert_eq(s.line[SK_LVM], 5, "where each was set, for messages");
+	free(msgs);
+}
+
+Test(policy, helper_conf_every_error_with_its_line)
+{
+	struct settings s;
+	char *msgs;
+
+	cr_assert_eq(settings_text("polcy = /etc/p.conf\nlvm = /sbin/lvm\nlvm = /sbin/lvm\n"
+				   "max-message = 1\nlvm-timeout = 1h\npolicy\naudit-log = /a /b\n"
+				   "audit-log =\nfoo bar = 1\nverbose = yes\npolicy = etc/p.conf\n",
+				   false, &s, &msgs),
+		     10, "%s", msgs);
+	cr_assert_str_eq(msgs, "policy.conf:1: unknown key 'polcy'; did you mean 'policy'?\n"
+			       "policy.conf:3: duplicate 'lvm' (first at line 2)\n"
+			       "policy.conf:4: max-message: '1' is not a number in [4096, "
+			       "67108864] (bytes)\n"
+			       "policy.conf:5: lvm-timeout: '1h' is not a number in [1, 3600] "
+			       "(seconds)\n"
+			       "policy.conf:6: expected 'key = value'\n"
+			       "policy.conf:7: audit-log: one value only, got more after '/a'\n"
+			       "policy.conf:8: audit-log: missing value\n"
+			       "policy.conf:9: expected 'key = value' (one word before '=')\n"
+			       "policy.conf:10: unknown key 'verbose' (known: policy, audit-log, "
+			       "lvm, max-message, lvm-timeout)\n"
+			       "policy.conf:11: policy: 'etc/p.conf' is not an absolute path\n");
+	free(msgs);
+}
+
+Test(policy, helper_conf_missing_is_the_defaults_only_when_allowed)
+{
+	struct settings s;
+	size_t len = 0;
+	char *msgs = NULL;
+	FILE *err = open_memstream(&msgs, &len);
+
+	settings_default(&s);
+	cr_assert_eq(settings_load(path, true, true, err, &s), 0, "no file: the defaults stand");
+	cr_assert_eq(settings_load(path, false, true, err, &s), 1);
+	fclose(err);
+	cutdir(msgs);
+	cr_assert_str_eq(msgs, "policy.conf: No such file or directory\n");
+	free(msgs);
+}
+
+Test(policy, helper_conf_is_checked_like_the_policy)
+{
+	struct settings s;
+	char *msgs;
+
+	if (geteuid() != 0)
+		cr_skip_test("the file must be root's for the mode to be the reason");
+	writefile("", 0);
+	cr_assert_eq(chmod(path, 0666), 0);
+	cr_assert_eq(settings_text("lvm = /bin/sh\n", true, &s, &msgs), 1);
+	cr_assert_str_eq(msgs, "policy.conf: writable by group or others (mode 0666): it should "
+			       "be mode 0644 (chmod 0644 policy.conf)\n");
+	free(msgs);
+}
+
+Test(policy, shipped_helper_conf_loads_and_says_the_defaults)
+{
+	struct settings s, d;
+	char *msgs = NULL;
+	size_t len = 0;
+	FILE *err = open_memstream(&msgs, &len);
+
+	settings_default(&s);
+	settings_default(&d);
+	cr_assert_eq(settings_load("contrib/system/helper.conf", false, false, err, &s), 0);
+	fclose(err);
+	cr_assert_str_empty(msgs);
+	for (int k = 0; k < SK_COUNT; k++)
+		cr_assert_neq(s.line[k], 0, "the example sets '%s'", settings_key_name(k));
+	cr_assert_str_eq(s.policy, d.policy);
+	cr_assert_str_eq(s.audit_log, d.audit_log);
+	cr_assert_str_eq(s.lvm, d.lvm);
+	cr_assert_eq(s.max_message, d.max_message);
+	cr_assert_eq(s.lvm_timeout_s, d.lvm_timeout_s);
+	free(msgs);
+}
+
+/* [forward]: which entrypoints go to privsep-helper; deny by default. */
+Test(policy, forward_section)
+{
+	struct policy *p = good("[forward]\n"
+				"entrypoint nova\\.privsep\\.path\\.last_bytes\n"
+				"entrypoint ^nova\\.privsep\\.qemu\\.convert_image$\n");
+	static const char *const native[] = { "nova.privsep.fs.vginfo", "ephcrypt.version" };
+
+	cr_expect_eq(policy_forward_count(p), 2);
+	cr_expect_eq(policy_forward(p, "nova.privsep.path.last_bytes", &v), 0);
+	cr_expect(strstr(v.rule, ":2") != NULL, "rule %s", v.rule);
+	cr_expect_eq(policy_forward(p, "nova.privsep.qemu.convert_image", &v), 0);
+	cr_expect_eq(policy_forward(p, "nova.privsep.path.writefile", &v), -1);
+	cr_expect_str_eq(v.rule, "default deny ([forward])");
+	cr_expect_str_eq(v.why, "entrypoint 'nova.privsep.path.writefile' matches no [forward] "
+				"pattern");
+	/* anchored: a longer name is not a match */
+	cr_expect_eq(policy_forward(p, "nova.privsep.path.last_bytes2", &v), -1);
+	cr_expect_eq(policy_forward_overlap(p, native, 2, stderr), 0);
+	policy_free(p);
+	p = good("[crypto]\n");
+	cr_expect_eq(policy_forward_count(p), 0);
+	cr_expect_eq(policy_forward(p, "nova.privsep.path.last_bytes", &v), -1);
+	policy_free(p);
+}
+
+/* A pattern that would route around the storage checks is an error at start-up. */
+Test(policy, forward_pattern_over_a_native_name)
+{
+	struct policy *p = good("[forward]\nentrypoint nova\\.privsep\\.fs\\..*\n"
+				"entrypoint nova\\.privsep\\.fs\\.mkfs\n");
+	static const char *const native[] = { "nova.privsep.fs.vginfo", "nova.privsep.fs.lvcreate",
+					      "ephcrypt.version" };
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	cr_expect_eq(policy_forward_overlap(p, native, 3, f), 1);
+	fclose(f);
+	cutdir(out);
+	cr_expect_str_eq(out, "policy.conf:2: pattern '^(nova\\.privsep\\.fs\\..*)$' matches "
+			      "'nova.privsep.fs.vginfo', which is never forwarded\n");
+	free(out);
+	policy_free(p);
+}
+
+Test(policy, forward_grammar_errors)
+{
+	bad("entrypoint x\n", "policy.conf:1: 'entrypoint' before any section (it belongs in "
+			      "[forward])\n");
+	bad("[forward]\nentrypoint\n", "policy.conf:2: missing argument (usage: entrypoint "
+				       "PATTERN)\n");
+	bad("[forward]\nentrypoint a b\n", "policy.conf:2: trailing garbage 'b' (usage: "
+					   "entrypoint PATTERN)\n");
+	bad("[forward]\nmapping x\n", "policy.conf:2: 'mapping' is not allowed in [forward] (it "
+				      "belongs in [mappings])\n");
 }

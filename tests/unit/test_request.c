@@ -299,8 +299,11 @@ Test(guard, device_paths_must_be_plain_and_under_dev, .init = setup, .fini = tea
 					   "/dev/",	  "/dev/x/.." };
 
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		c.denied = false;
 		cr_assert_eq(guard_dev_path(&c, bad[k]), -1, "%s is refused", bad[k]);
 		assert_error(EXC_PERM, EACCES, bad[k]);
+		cr_assert(c.denied, "a refusal by a built-in rule is recorded as denied");
+		cr_assert_str_eq(c.rule, "built-in: device paths are plain paths under /dev");
 	}
 	cr_assert_eq(guard_dev_path(&c, "/dev/vgok/disk1"), 0);
 }
@@ -337,15 +340,17 @@ Test(guard, activation_flags_by_name_comma_separated)
 /* --- --check-policy reads the file without root's privilege (doas -C) ----- */
 
 /* Exit status and the first bytes of stderr of `ephcrypt-helper --check-policy path`. */
+/* With PATH=pathenv when given (to choose the cryptsetup the check runs). */
 static int
-check_policy(const char *path, char *err, size_t cap)
+check_policy_env(const char *pathenv, const char *path, char *err, size_t cap)
 {
-	char cmd[512];
+	char cmd[768];
 	FILE *p;
 	size_t n;
 	int status;
 
-	snprintf(cmd, sizeof(cmd), "%s --check-policy %s 2>&1 >/dev/null",
+	snprintf(cmd, sizeof(cmd), "%s%s %s --check-policy %s 2>&1 >/dev/null",
+		 pathenv ? "PATH=" : "", pathenv ? pathenv : "",
 		 getenv("EPHCRYPT_HELPER") ? getenv("EPHCRYPT_HELPER") : "build/ephcrypt-helper",
 		 path);
 	p = popen(cmd, "r");
@@ -354,6 +359,12 @@ check_policy(const char *path, char *err, size_t cap)
 	err[n] = '\0';
 	status = pclose(p);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int
+check_policy(const char *path, char *err, size_t cap)
+{
+	return check_policy_env(NULL, path, err, cap);
 }
 
 Test(check_policy, root_reads_the_file_as_nobody)
@@ -377,4 +388,94 @@ Test(check_policy, root_reads_the_file_as_nobody)
 	cr_assert_not_null(strstr(err, "Permission denied"), "stderr: %s", err);
 	unlink(path);
 	rmdir(dir);
+}
+
+/*
+ * --check-policy's warnings: plain dm-crypt has no header, so a
+ * nova-passphrase-hash unlike the host's cryptsetup default would open disks
+ * as noise after a rollback. The host's default comes from `cryptsetup
+ * --help`; a stand-in on PATH says sha256, as another distribution's might.
+ */
+static int
+check_policy_with_path(const char *pathenv, const char *policy_text, char *err, size_t cap)
+{
+	char dir[] = "/tmp/ephcrypt-check-XXXXXX", path[64];
+	FILE *f;
+	int rc;
+
+	cr_assert_not_null(mkdtemp(dir));
+	chmod(dir, 0755);
+	snprintf(path, sizeof(path), "%s/policy.conf", dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(policy_text, f);
+	fclose(f);
+	chmod(path, 0644);
+	rc = check_policy_env(pathenv, path, err, cap);
+	unlink(path);
+	rmdir(dir);
+	return rc;
+}
+
+/* A directory with a `cryptsetup` that prints the plain-mode line with hash. */
+static void
+fake_cryptsetup(char *dir, const char *hash)
+{
+	char path[96];
+	FILE *f;
+
+	cr_assert_not_null(mkdtemp(dir));
+	chmod(dir, 0755);
+	snprintf(path, sizeof(path), "%s/cryptsetup", dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fprintf(f,
+		"#!/bin/sh\necho 'Default compiled-in device cipher parameters:'\n"
+		"printf '\\tplain: aes-cbc-essiv:sha256, Key: 256 bits, Password hashing: %s\\n'\n",
+		hash);
+	fclose(f);
+	chmod(path, 0755);
+}
+
+Test(check_policy, warns_when_the_nova_hash_is_not_the_hosts_default)
+{
+	char dir[] = "/tmp/ephcrypt-fakecs-XXXXXX", pathenv[128], cs[128], err[2048];
+
+	fake_cryptsetup(dir, "sha256");
+	snprintf(pathenv, sizeof(pathenv), "%s:/usr/bin:/bin", dir);
+	cr_assert_eq(check_policy_with_path(pathenv, POLICY_TEXT, err, sizeof(err)), 0,
+		     "a warning does not fail the check: %s", err);
+	cr_assert_not_null(strstr(err,
+				  "warning: nova-passphrase-hash is ripemd160, but this host's "
+				  "cryptsetup hashes plain-mode passphrases with sha256"),
+			   "%s", err);
+	cr_assert_not_null(strstr(err, "write 'nova-passphrase-hash sha256' in [crypto]"), "%s",
+			   err);
+	cr_assert_eq(check_policy_with_path(pathenv, POLICY_TEXT "nova-passphrase-hash sha256\n",
+					    err, sizeof(err)),
+		     0);
+	cr_assert_str_empty(err, "the same hash: no warning");
+	snprintf(cs, sizeof(cs), "%s/cryptsetup", dir);
+	unlink(cs);
+	cr_assert_eq(check_policy_with_path(dir, POLICY_TEXT, err, sizeof(err)), 0);
+	cr_assert_not_null(strstr(err, "note: cannot compare nova-passphrase-hash with the host's "
+				       "cryptsetup default: cannot run cryptsetup"),
+			   "%s", err);
+	rmdir(dir);
+}
+
+Test(check_policy, warns_about_patterns_that_accept_everything)
+{
+	char err[2048];
+
+	cr_assert_eq(check_policy_with_path("/usr/sbin:/usr/bin:/sbin:/bin",
+					    "[volume-groups]\nvg vgok max-lv-size 1G\n[volumes]\n"
+					    "lv .*\n[mappings]\nmapping nova-*\n",
+					    err, sizeof(err)),
+		     0, "%s", err);
+	cr_assert_not_null(strstr(err, ":4: warning: [volumes] pattern '.*' accepts every name"),
+			   "%s", err);
+	cr_assert_not_null(strstr(err, ":6: warning: [mappings] pattern 'nova-*': patterns are "
+				       "regular expressions, not globs"),
+			   "%s", err);
 }
