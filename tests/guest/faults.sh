@@ -43,7 +43,7 @@ out=$(raw_call hangup ephcrypt.disk_create $(create_args th_disk))
     fail "a disk_create whose caller hung up left: $(snapshot_state)"
 [[ $out == "exit "[01] ]] || fail "the helper did not exit after the hang-up: $out"
 last=$("$REPO/build/ephcrypt-audit" list --json "$AUDIT" | tail -1)
-[[ $(records) == $((n0 + 1)) && $last == *'"ephcrypt.disk_create"'* &&
+[[ $(records) == $((n0 + 1)) && $last == *'ephcrypt.disk_create'* &&
    $last == *'hung up before the reply; rolled back'* ]] ||
     fail "the rolled-back create is not recorded as such: $last"
 ok "a caller gone before the reply: disk_create rolled back (LV and mapping), recorded, helper exited"

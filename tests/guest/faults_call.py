@@ -48,8 +48,10 @@ def main():
                               pass_fds=[child.fileno()])
     child.close()
     messages = replies(parent)
-    next(messages)  # the start-up LOGs ("serving", "running with capabilities"):
-    next(messages)  # the helper is past start-up and reads requests
+    # A PING answered: every start-up LOG is written and the helper reads requests.
+    parent.sendall(msgpack.packb([0, [1]], use_bin_type=True))
+    while next(messages)[0] is None:
+        pass
     parent.sendall(msgpack.packb([1, [3, name, args, {}]], use_bin_type=True))
     if mode == "hangup":
         parent.close()
