@@ -46,8 +46,8 @@ build() {
 	policy)
 		bin=build/fuzz_policy
 		# shellcheck disable=SC2086
-		"$CLANG" $FLAGS -Ipolicy -Iprotocol tests/fuzz/fuzz_policy.c policy/policy.c \
-			policy/names.c policy/number.c -o "$bin"
+		"$CLANG" $FLAGS -Ipolicy -Iprotocol tests/fuzz/fuzz_policy.c policy/*.c \
+			-o "$bin"
 		dict=tests/fuzz/fuzz_policy.dict seeds=tests/fuzz/policy-corpus
 		;;
 	guard)
@@ -56,8 +56,8 @@ build() {
 		# not fuzz: those ask the kernel.
 		# shellcheck disable=SC2086
 		"$CLANG" $FLAGS -Ipolicy -Iprotocol tests/fuzz/fuzz_guard.c helper/args.c \
-			helper/call.c helper/guard.c helper/ops/dm.c policy/policy.c policy/names.c \
-			policy/number.c protocol/*.c -ldevmapper -o "$bin"
+			helper/call.c helper/guard.c helper/ops/dm.c policy/*.c protocol/*.c \
+			-ldevmapper -o "$bin"
 		dict=tests/fuzz/fuzz_guard.dict seeds=tests/fuzz/guard-corpus
 		;;
 	*) echo "fuzz: unknown target '$1' (mp, policy, guard)" >&2; exit 2 ;;
