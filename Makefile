@@ -155,14 +155,14 @@ check-interop: deps-test all
 	$(PYTHON) -m unittest discover -s tests/interop -p 'test_*.py' -v
 
 check-guest: deps-nova all
-	tests/vm/run --mem 1G --timeout 1800 tests/guest/run-all.sh
+	tests/vm/run --mem 1G --timeout 2400 tests/guest/run-all.sh
 
 demo: deps-test deps-client-test all
 	tests/vm/run --mem 1G --timeout 900 tests/demo.sh
 
 # bench: mk/bench.mk
 
-# libFuzzer on the codec and the policy parser (tests/fuzz/README); not part of check.
+# libFuzzer on the codec, the policy parser and the guard (tests/fuzz/README); check runs a smoke (mk/faults.mk).
 fuzz: deps
 	$(call install_missing,$(FUZZ_PKGS))
 	tests/fuzz/run.sh $(FUZZ_SECONDS)

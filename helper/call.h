@@ -115,6 +115,8 @@ struct entrypoint {
 	const struct param *params;
 	unsigned nparams;
 	handler_fn fn;
+	/* Undoes a successful fn whose caller hung up before the reply (NULL: nothing to undo). */
+	handler_fn undo;
 };
 
 /* call.c */

@@ -5,6 +5,7 @@
  * rules are applied here once, from the entrypoint's flags.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -153,15 +154,54 @@ record(struct call *c, int rc, uint64_t t0)
 	return audit_record(&ev);
 }
 
-void
+/*
+ * Gone means hung up both ways (POLLHUP): a caller that only shut its write
+ * side after sending (the C client's close) still reads the reply.
+ */
+static bool
+caller_gone(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+	return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR));
+}
+
+/*
+ * Work the caller will never hear of is undone (a disk_create's LV and
+ * mapping), and the call fails with the reason, so its record says so.
+ * Returns true when the caller is gone.
+ */
+static bool
+undo_unheard(struct call *c, int caller_fd)
+{
+	char failed[ERR_MSG_MAX];
+	bool undone;
+
+	if (!c->ep->undo || !caller_gone(caller_fd))
+		return false;
+	undone = c->ep->undo(c) == 0;
+	snprintf(failed, sizeof(failed), "%s", c->err.msg);
+	call_error_clear(&c->err);
+	if (undone)
+		call_oserror(c, ECONNABORTED,
+			     "%s(): the caller hung up before the reply; rolled back", c->name);
+	else
+		call_oserror(c, ECONNABORTED,
+			     "%s(): the caller hung up before the reply; rollback FAILED: %s",
+			     c->name, failed);
+	return true;
+}
+
+bool
 dispatch_call(const struct ps_msg *m, struct mp_buf *out, const struct options *opt,
-	      const struct ucred *peer)
+	      const struct ucred *peer, int caller_fd)
 {
 	char name[160];
 	struct mp_buf ret;
 	struct call c;
 	const struct entrypoint *ep = lookup((const char *)m->name->v.bytes, m->name->len);
 	uint64_t t0 = now_us();
+	bool gone = false;
 	int rc;
 
 	memset(&c, 0, sizeof(c));
@@ -178,6 +218,8 @@ dispatch_call(const struct ps_msg *m, struct mp_buf *out, const struct options *
 		rc = refuse_name(&c, name);
 	else
 		rc = run(&c, ep);
+	if (rc == 0 && ep && (gone = undo_unheard(&c, caller_fd)))
+		rc = -1;
 	if ((!ep || !(ep->flags & EP_NO_AUDIT)) && record(&c, rc, t0) < 0 && rc == 0)
 		rc = call_oserror(&c, EIO,
 				  "%s was performed but could not be recorded in the "
@@ -191,6 +233,7 @@ dispatch_call(const struct ps_msg *m, struct mp_buf *out, const struct options *
 	}
 	call_error_clear(&c.err);
 	mp_buf_free(&ret);
+	return gone;
 }
 
 bool

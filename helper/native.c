@@ -428,6 +428,15 @@ ephcrypt_disk_create(struct call *c)
 	return -1;
 }
 
+/* The caller hung up before hearing of the disk: mapping, then LV, removed again. */
+static int
+ephcrypt_disk_create_undo(struct call *c)
+{
+	if (close_mapping(c) < 0)
+		return -1;
+	return remove_lv(c);
+}
+
 /*
  * What is in the way (snapshots, a pool's volumes) is found before anything
  * changes: the mapping stays open when its LV may not go. A mapping or an LV
@@ -481,7 +490,7 @@ static const struct param p_disk_create[] = {
 };
 
 const struct entrypoint native_entrypoints[] = {
-	{ "ephcrypt.version", EP_NO_AUDIT, NULL, 0, ephcrypt_version },
+	{ "ephcrypt.version", EP_NO_AUDIT, NULL, 0, ephcrypt_version, NULL },
 	EP("ephcrypt.vg_info", 0, p_vg, ephcrypt_vg_info),
 	EP("ephcrypt.lv_create", 0, p_lv_create, ephcrypt_lv_create),
 	EP("ephcrypt.lv_remove", 0, p_vg_lv, ephcrypt_lv_remove),
@@ -490,8 +499,9 @@ const struct entrypoint native_entrypoints[] = {
 	EP("ephcrypt.crypt_open", 0, p_crypt_open, ephcrypt_crypt_open),
 	EP("ephcrypt.crypt_close", 0, p_name, ephcrypt_crypt_close),
 	EP("ephcrypt.crypt_status", 0, p_name, ephcrypt_crypt_status),
-	{ "ephcrypt.crypt_list", 0, NULL, 0, ephcrypt_crypt_list },
-	EP("ephcrypt.disk_create", 0, p_disk_create, ephcrypt_disk_create),
+	{ "ephcrypt.crypt_list", 0, NULL, 0, ephcrypt_crypt_list, NULL },
+	EP_UNDO("ephcrypt.disk_create", 0, p_disk_create, ephcrypt_disk_create,
+		ephcrypt_disk_create_undo),
 	EP("ephcrypt.disk_destroy", 0, p_vg_lv, ephcrypt_disk_destroy),
 };
 const size_t native_entrypoints_len = sizeof(native_entrypoints) / sizeof(native_entrypoints[0]);

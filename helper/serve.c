@@ -95,16 +95,23 @@ send_whole(struct channel *ch, const struct mp_buf *b)
 	shutdown(ch->fd, SHUT_RDWR);
 }
 
-static void
+/* 0, or -1 when the caller hung up during the call (its work undone): close. */
+static int
 handle_call(struct channel *ch, const struct ps_msg *m, struct mp_frame *f)
 {
 	struct mp_buf out;
+	bool gone;
 
 	mp_buf_init(&out, reply_cap(m->msgid, REPLY_MAX));
-	dispatch_call(m, &out, ch->opt, &ch->peer);
+	gone = dispatch_call(m, &out, ch->opt, &ch->peer, ch->fd);
 	mp_frame_free(f); /* wipes at once: a CALL may have carried a key */
-	send_whole(ch, &out);
+	if (gone)
+		fprintf(stderr, "ephcrypt-helper: closing channel: the caller hung up before "
+				"the reply; the call was rolled back\n");
+	else
+		send_whole(ch, &out);
 	mp_buf_free(&out);
+	return gone ? -1 : 0;
 }
 
 static void
@@ -191,10 +198,8 @@ on_message(struct channel *ch, struct mp_frame *f)
 			ch->held = f;
 		return 0;
 	}
-	if (st == PS_OK && !m.oob && m.kind == PS_CALL) {
-		handle_call(ch, &m, f);
-		return 0;
-	}
+	if (st == PS_OK && !m.oob && m.kind == PS_CALL)
+		return handle_call(ch, &m, f);
 	/* Only LOG is out of band, and the helper has no use for it. */
 	if (!m.oob && st == PS_OK && m.kind == PS_PING) {
 		reply_pong(ch, &m);

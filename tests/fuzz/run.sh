@@ -2,15 +2,16 @@
 # SPDX-License-Identifier: Apache-2.0
 # tests/fuzz/run.sh [SECONDS [TARGET...]]: build the libFuzzer harnesses and run
 # each for SECONDS (default 60).  TARGET: mp (the msgpack codec and privsep
-# envelope) and policy (the policy parser); default both.
+# envelope), policy (the policy parser) and guard (argument binding and the
+# guard's name and path checks); default all three.
 # FUZZ_RELAXED=1 skips the mp properties that known open bugs break (see README).
 # Exit 0 when no crash was found, 1 otherwise (the crash input is printed as hex).
 set -eu
 cd "$(dirname "$0")/../.."
 secs=${1:-60}
-case $secs in '' | *[!0-9]*) echo "usage: $0 [SECONDS [mp|policy...]]" >&2; exit 2 ;; esac
+case $secs in '' | *[!0-9]*) echo "usage: $0 [SECONDS [mp|policy|guard...]]" >&2; exit 2 ;; esac
 [ $# -gt 0 ] && shift
-targets=${*:-mp policy}
+targets=${*:-mp policy guard}
 CLANG=${CLANG:-clang}
 if ! command -v "$CLANG" >/dev/null 2>&1; then
 	echo "fuzz: $CLANG not found; install clang and libclang-rt-14-dev" >&2
@@ -45,11 +46,21 @@ build() {
 	policy)
 		bin=build/fuzz_policy
 		# shellcheck disable=SC2086
-		"$CLANG" $FLAGS -Ipolicy -Iprotocol tests/fuzz/fuzz_policy.c policy/policy.c \
-			policy/names.c policy/number.c -o "$bin"
+		"$CLANG" $FLAGS -Ipolicy -Iprotocol tests/fuzz/fuzz_policy.c policy/*.c \
+			-o "$bin"
 		dict=tests/fuzz/fuzz_policy.dict seeds=tests/fuzz/policy-corpus
 		;;
-	*) echo "fuzz: unknown target '$1' (mp, policy)" >&2; exit 2 ;;
+	guard)
+		bin=build/fuzz_guard
+		# guard.c links helper/ops/dm.c (libdevmapper) for the device checks it does
+		# not fuzz: those ask the kernel.
+		# shellcheck disable=SC2086
+		"$CLANG" $FLAGS -Ipolicy -Iprotocol tests/fuzz/fuzz_guard.c helper/args.c \
+			helper/call.c helper/guard.c helper/ops/dm.c policy/*.c protocol/*.c \
+			-ldevmapper -o "$bin"
+		dict=tests/fuzz/fuzz_guard.dict seeds=tests/fuzz/guard-corpus
+		;;
+	*) echo "fuzz: unknown target '$1' (mp, policy, guard)" >&2; exit 2 ;;
 	esac
 }
 passed=0 failed=0
@@ -68,7 +79,7 @@ for t in $targets; do
 	echo "fuzz $t:"
 	grep -E 'stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb' "$log" |
 		sed 's/^/  /'
-	grep -E 'fuzz_(mp|policy):|ERROR:|runtime error' "$log" | head -5 || true
+	grep -E 'fuzz_(mp|policy|guard):|ERROR:|runtime error' "$log" | head -5 || true
 	after=$(newest)
 	if [ "$rc" -ne 0 ] || [ "$after" != "$before" ]; then
 		if [ -n "$after" ]; then

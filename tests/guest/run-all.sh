@@ -3,7 +3,7 @@
 set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 passed=0 failed=0 skipped=0
-for t in storage policy sandbox hardening sudo_star nova nova_forward barbican; do
+for t in storage policy sandbox hardening sudo_star nova nova_forward barbican faults; do
     script=tests/guest/$t.sh
     [[ -x $script ]] || continue
     echo "=== guest: $t"

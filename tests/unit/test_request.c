@@ -123,7 +123,7 @@ static const struct param params[] = {
 	{ "size", P_INT, false, false },
 	{ "options", P_MAP, true, true },
 };
-static const struct entrypoint ep = { "test.ep", 0, params, 3, NULL };
+static const struct entrypoint ep = { "test.ep", 0, params, 3, NULL, NULL };
 
 static struct mp_value
 str(const char *s)
