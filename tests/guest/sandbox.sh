@@ -89,9 +89,10 @@ for ((i = 0; i < 200; i++)); do
     [[ -n $helper ]] || helper=$(child_of "$client")
     [[ -n $helper ]] && lvm=$(child_of "$helper")
     # Until the exec, the child is still a copy of the helper.
-    # The vgs run, not the lvm config the helper reads at start, before its sandbox.
+    # The lvm that serves vg_info (the long-lived shell, or a vgs process), not
+    # an lvm config the helper may run at start, before its sandbox.
     [[ -n $lvm && $(readlink "/proc/$lvm/exe" || true) == "$LVM" &&
-        $(tr '\0' ' ' <"/proc/$lvm/cmdline" 2>/dev/null || true) == *" vgs "* ]] && break
+        $(tr '\0' ' ' <"/proc/$lvm/cmdline" 2>/dev/null || true) != *" config "* ]] && break
     lvm=''
     sleep 0.05
 done
