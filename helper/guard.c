@@ -109,8 +109,10 @@ guard_crypt(struct call *c, const struct dmcrypt_req *r)
 	if (r->key_bits % 8 || (!r->passphrase_hash && r->key_len * 8 != r->key_bits))
 		return call_fail(c, EXC_VALUE, EINVAL, "key is %zu bytes but key_size is %u bits",
 				 r->key_len, r->key_bits);
+	/* Nova sends its key's bytes; the passphrase is their hex, two characters a byte. */
 	if (r->passphrase_hash &&
-	    decide(c, policy_nova_passphrase(c->opt->policy, r->key_len, r->key_bits, &v), &v) < 0)
+	    decide(c, policy_nova_passphrase(c->opt->policy, 2 * r->key_len, r->key_bits, &v), &v) <
+		    0)
 		return -1;
 	if (decide(c, policy_cipher(c->opt->policy, r->cipher, r->key_bits, &v), &v) < 0 ||
 	    decide(c, policy_sector_size(c->opt->policy, r->sector_size, &v), &v) < 0)
