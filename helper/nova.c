@@ -69,6 +69,26 @@ put_visible_lvs(struct call *c, const char *vg, const char *out, const char *err
 	return 0;
 }
 
+/*
+ * Visible, or LVM's own hidden virtual origin of a visible sparse LV (Nova's
+ * lvcreate --virtualsize makes NAME_vorigin with NAME): that origin is part
+ * of the allowed LV, and privsep-helper's lvinfo names it too.
+ */
+static bool
+lv_seen(const struct call *c, const char *vg, const char *name)
+{
+	static const char suffix[] = "_vorigin";
+	size_t len = strlen(name), slen = sizeof(suffix) - 1;
+	char owner[OP_NAME_CAP];
+
+	if (guard_lv_visible(c, vg, name))
+		return true;
+	if (len <= slen || strcmp(name + len - slen, suffix) != 0)
+		return false;
+	snprintf(owner, sizeof(owner), "%.*s", (int)(len - slen), name);
+	return guard_lv_visible(c, vg, owner);
+}
+
 /* Is any comma-separated part of cell (brackets stripped) an LV of vg the caller may not see? */
 static bool
 names_unseen_lv(const struct call *c, const char *vg, const struct lvm_names *all, const char *cell,
@@ -86,7 +106,7 @@ names_unseen_lv(const struct call *c, const char *vg, const struct lvm_names *al
 			char name[OP_NAME_CAP];
 
 			lv_bare_name(all->names[k], name);
-			if (strcmp(name, bare) == 0 && !guard_lv_visible(c, vg, name))
+			if (strcmp(name, bare) == 0 && !lv_seen(c, vg, name))
 				return true;
 		}
 		p += n + 1;
