@@ -137,10 +137,13 @@ hide_unseen_lvs(const struct call *c, const char *vg, const struct lvm_names *al
 	*dst = '\0';
 }
 
-/* Run an LVM report as Nova would, replying [stdout, stderr]; argv[0] is the tool name. */
+/*
+ * Run an LVM report as Nova would, replying [stdout, stderr]; argv[0] is the
+ * tool name. A failure names shown (Nova's own command line) when it differs.
+ */
 static int
-report_hiding(struct call *c, const char *const argv[], int attempts, bool is_lvlist,
-	      const struct lvm_names *all)
+report_as(struct call *c, const char *const argv[], const char *const shown[], int attempts,
+	  bool is_lvlist, const struct lvm_names *all)
 {
 	const char *full[REPORT_ARGV] = { "lvm" };
 	struct lvm_out o;
@@ -153,7 +156,7 @@ report_hiding(struct call *c, const char *const argv[], int attempts, bool is_lv
 	if (o.status == 0 && all && o.out)
 		hide_unseen_lvs(c, c->t.vg, all, o.out);
 	if (o.status != 0)
-		rc = call_process_error(c, o.out, o.err, o.status, argv);
+		rc = call_process_error(c, o.out, o.err, o.status, shown ? shown : argv);
 	else if (is_lvlist)
 		rc = put_visible_lvs(c, c->t.vg, o.out ? o.out : "", o.err);
 	else
@@ -165,7 +168,7 @@ report_hiding(struct call *c, const char *const argv[], int attempts, bool is_lv
 static int
 report(struct call *c, const char *const argv[], int attempts, bool is_lvlist)
 {
-	return report_hiding(c, argv, attempts, is_lvlist, NULL);
+	return report_as(c, argv, NULL, attempts, is_lvlist, NULL);
 }
 
 /* "/dev/VG/LV" into the target, checked; Nova never passes another form. */
@@ -240,7 +243,7 @@ nova_fs_lvinfo(struct call *c)
 	/* The VG's LV names first: the report may name some the caller may not see. */
 	if ((rc = lvm_lv_names_all(&c->opt->lvm, c->t.vg, &all, &e)) < 0)
 		return call_op_fail(c, rc, &e);
-	rc = report_hiding(c, argv, 1, false, &all);
+	rc = report_as(c, argv, NULL, 1, false, &all);
 	lvm_names_free(&all);
 	return rc;
 }
@@ -251,17 +254,20 @@ nova_fs_lvremove(struct call *c)
 	char path[300];
 	/* --yes only once nothing else would go with it (lvm_lv_removable). */
 	const char *argv[] = { "lvremove", "--yes", path, NULL };
+	const char *nova_argv[] = { "lvremove", "-f", path, NULL }; /* what Nova's log shows */
 	char err[OP_WHY_MAX + 4];
 	struct op_error e;
 	int rc;
 
 	if (lv_path_arg(c, 0, path, sizeof(path)) < 0)
 		return -1;
-	if ((rc = lvm_lv_removable(&c->opt->lvm, c->t.vg, c->t.lv, &e)) < 0) {
+	/* A missing LV is lvremove's to report, in its own words, as for Nova. */
+	rc = lvm_lv_removable(&c->opt->lvm, c->t.vg, c->t.lv, &e);
+	if (rc < 0 && rc != -ENOENT) {
 		snprintf(err, sizeof(err), "  %s\n", e.why); /* as lvremove words a refusal */
-		return call_process_error(c, "", err, LVM_EXIT_FAILED, argv);
+		return call_process_error(c, "", err, LVM_EXIT_FAILED, nova_argv);
 	}
-	if (report(c, argv, 3, false) < 0)
+	if (report_as(c, argv, nova_argv, 3, false, NULL) < 0)
 		return -1;
 	mp_buf_reset(c->ret);
 	return mp_put_nil(c->ret);
