@@ -152,7 +152,7 @@ def check_audit(path, offset, want):
         a for a in want if 'writefile' in a or 'no_such' in a or 'lvcreate_all' in a),
         'audit log: the refused calls are recorded as denied')
     check(MARKER.encode() not in raw, 'audit log: no forwarded call\'s arguments in it')
-    relayed = sorted((r['action'].rsplit('.', 1)[-1], r.get('reply'), r.get('exception'))
+    relayed = sorted((entrypoint(r).rsplit('.', 1)[-1], r.get('reply'), r.get('exception'))
                      for r in recs if r.get('route') == 'privsep-helper')
     check(relayed == [('last_bytes', 'ERR', 'io.UnsupportedOperation'),
                       ('last_bytes', 'RET', None), ('last_bytes', 'RET', None),
