@@ -16,35 +16,52 @@ min3(size_t a, size_t b, size_t c)
 	return m < c ? m : c;
 }
 
-/* Optimal string alignment distance (Damerau-Levenshtein without re-edits). */
+/*
+ * Optimal string alignment distance (Damerau-Levenshtein without re-edits),
+ * or (size_t)-1 once it must exceed `limit`. Three rows suffice: a
+ * transposition looks two rows back.
+ */
 static size_t
-distance(const char *a, const char *b)
+distance(const char *a, const char *b, size_t limit)
 {
 	size_t la = strlen(a), lb = strlen(b);
-	size_t d[HINT_WORD_MAX + 1][HINT_WORD_MAX + 1];
+	size_t rows[3][HINT_WORD_MAX + 1];
+	size_t *back2 = rows[0], *prev = rows[1], *cur = rows[2], prev_min = 0;
 
 	if (la > HINT_WORD_MAX || lb > HINT_WORD_MAX)
 		return (size_t)-1;
-	for (size_t i = 0; i <= la; i++)
-		d[i][0] = i;
 	for (size_t j = 0; j <= lb; j++)
-		d[0][j] = j;
-	for (size_t i = 1; i <= la; i++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t row_min, *spare;
+
+		cur[0] = row_min = i;
 		for (size_t j = 1; j <= lb; j++) {
 			size_t cost = a[i - 1] != b[j - 1];
 
-			d[i][j] = min3(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+			cur[j] = min3(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost);
 			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-			    d[i - 2][j - 2] + 1 < d[i][j])
-				d[i][j] = d[i - 2][j - 2] + 1;
+			    back2[j - 2] + 1 < cur[j])
+				cur[j] = back2[j - 2] + 1;
+			if (cur[j] < row_min)
+				row_min = cur[j];
 		}
-	return d[la][lb];
+		/* Later cells come from this row, or from the last by a transposition (+1). */
+		if (row_min > limit && prev_min + 1 > limit)
+			return (size_t)-1;
+		prev_min = row_min;
+		spare = back2;
+		back2 = prev;
+		prev = cur;
+		cur = spare;
+	}
+	return prev[lb] <= limit ? prev[lb] : (size_t)-1;
 }
 
 const char *
 hint_closest(const char *word, const char *const *choices, size_t n)
 {
-	size_t best = (size_t)-1, limit = strlen(word) / 3;
+	size_t best = (size_t)-1, len = strlen(word), limit = len / 3;
 	const char *pick = NULL;
 
 	if (limit > HINT_DIST_MAX)
@@ -52,8 +69,12 @@ hint_closest(const char *word, const char *const *choices, size_t n)
 	if (limit == 0)
 		limit = 1;
 	for (size_t k = 0; k < n; k++) {
-		size_t dist = choices[k] && choices[k][0] ? distance(word, choices[k]) : (size_t)-1;
+		size_t clen = choices[k] ? strlen(choices[k]) : 0, dist;
 
+		/* The distance is at least the length difference: skip the table. */
+		if (clen == 0 || (clen > len ? clen - len : len - clen) > limit)
+			continue;
+		dist = distance(word, choices[k], limit);
 		if (dist < best) {
 			best = dist;
 			pick = choices[k];

@@ -218,9 +218,10 @@ mp_reader_init(struct mp_reader *r, const struct mp_limits *lim)
 	if (r->lim.max_message < 64)
 		r->lim.max_message = 64;
 	r->cap = READ_CHUNK_MIN < r->lim.max_message ? READ_CHUNK_MIN : r->lim.max_message;
-	r->buf = malloc(r->cap);
+	r->buf = r->mem = malloc(r->cap);
 	if (!r->buf)
 		return -1;
+	r->mem_cap = r->cap;
 	scan_reset(r);
 	return 0;
 }
@@ -228,32 +229,49 @@ mp_reader_init(struct mp_reader *r, const struct mp_limits *lim)
 void
 mp_reader_free(struct mp_reader *r)
 {
-	if (r->buf) {
-		explicit_bzero(r->buf, r->cap);
-		free(r->buf);
+	if (r->mem) {
+		explicit_bzero(r->mem, r->mem_cap);
+		free(r->mem);
 	}
 	explicit_bzero(r, sizeof(*r));
 }
 
-/* Grow without realloc, so no stale copy of a key is left on the heap. */
-static int
-grow(struct mp_reader *r)
+/* Move the open message to the front of the allocation, wiping where it was. */
+static void
+compact(struct mp_reader *r)
 {
-	size_t ncap = r->cap * 2;
+	memmove(r->mem, r->buf, r->len);
+	explicit_bzero(r->mem + r->len, r->mem_cap - r->len);
+	r->buf = r->mem;
+	r->cap = r->mem_cap;
+}
+
+/*
+ * Room after a full buffer: first reclaim the consumed front, else grow
+ * (without realloc, so no stale copy of a key is left on the heap).
+ */
+static int
+make_room(struct mp_reader *r)
+{
+	size_t ncap = r->mem_cap * 2;
 	uint8_t *nbuf;
 
+	if (r->buf != r->mem) {
+		compact(r);
+		return 0;
+	}
 	if (ncap > r->lim.max_message)
 		ncap = r->lim.max_message;
-	if (ncap <= r->cap)
+	if (ncap <= r->mem_cap)
 		return 0;
 	nbuf = malloc(ncap);
 	if (!nbuf)
 		return -1;
 	memcpy(nbuf, r->buf, r->len);
-	explicit_bzero(r->buf, r->cap);
-	free(r->buf);
-	r->buf = nbuf;
-	r->cap = ncap;
+	explicit_bzero(r->mem, r->mem_cap);
+	free(r->mem);
+	r->buf = r->mem = nbuf;
+	r->cap = r->mem_cap = ncap;
 	return 0;
 }
 
@@ -261,7 +279,7 @@ uint8_t *
 mp_reader_space(struct mp_reader *r, size_t *room)
 {
 	if (r->len == r->cap)
-		(void)grow(r); /* on failure room is 0 and next() reports it */
+		(void)make_room(r); /* on failure room is 0 and next() reports it */
 	*room = r->cap - r->len;
 	return r->buf + r->len;
 }
@@ -272,13 +290,21 @@ mp_reader_commit(struct mp_reader *r, size_t n)
 	r->len += n;
 }
 
-/* Drop the first n buffered bytes, wiping what moved. */
+/*
+ * Drop the first n buffered bytes, wiping them. The rest stays where it is
+ * (moving it per message made a burst of small messages cost quadratic time).
+ */
 static void
 consume(struct mp_reader *r, size_t n)
 {
-	memmove(r->buf, r->buf + n, r->len - n);
-	explicit_bzero(r->buf + r->len - n, n);
+	explicit_bzero(r->buf, n);
+	r->buf += n;
+	r->cap -= n;
 	r->len -= n;
+	if (r->len == 0) {
+		r->buf = r->mem;
+		r->cap = r->mem_cap;
+	}
 }
 
 /* The msgid is the first element of the top-level [msgid, body]. */
@@ -512,7 +538,7 @@ mp_reader_next(struct mp_reader *r, struct mp_frame **out)
 		start_discard(r, MP_E_TOO_BIG); /* buffer full, message still open */
 		st = scan(r);
 	}
-	if (st == MP_NEED_MORE && r->len == r->cap && !r->discarding && grow(r) < 0)
+	if (st == MP_NEED_MORE && r->len == r->cap && !r->discarding && make_room(r) < 0)
 		return MP_E_NOMEM;
 	if (st != MP_OK)
 		return st;

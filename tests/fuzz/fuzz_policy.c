@@ -110,7 +110,7 @@ exercise(const struct policy *p, const uint8_t *data, size_t size)
 	fclose(null);
 }
 
-/* One scratch file for the run (the parser refuses symlinks such as /proc/self/fd/N). */
+/* One scratch file for the run, on tmpfs (the parser refuses symlinks such as /proc/self/fd/N). */
 static int
 scratch(char path[64])
 {
@@ -118,7 +118,7 @@ scratch(char path[64])
 	static int fd = -1;
 
 	if (fd < 0) {
-		snprintf(made, sizeof(made), "/tmp/fuzz-policy.XXXXXX");
+		snprintf(made, sizeof(made), "/dev/shm/fuzz-policy.XXXXXX");
 		fd = mkstemp(made);
 		CHECK(fd >= 0, "mkstemp");
 	}

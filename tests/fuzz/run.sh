@@ -4,6 +4,8 @@
 # each for SECONDS (default 60).  TARGET: mp (the msgpack codec and privsep
 # envelope), policy (the policy parser) and guard (argument binding and the
 # guard's name and path checks); default all three.
+# FUZZ_RUNS=N stops each target after N executions instead (SECONDS then
+# only bounds the run).
 # FUZZ_RELAXED=1 skips the mp properties that known open bugs break (see README).
 # Exit 0 when no crash was found, 1 otherwise (the crash input is printed as hex).
 set -eu
@@ -70,13 +72,14 @@ for t in $targets; do
 	log=build/fuzz-artifacts/last-run-$t.log
 	mkdir -p "$corpus"
 	before=$(newest)
+	started=$(date +%s)
 	set +e
-	"$bin" -dict="$dict" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-		-print_final_stats=1 -artifact_prefix=build/fuzz-artifacts/ \
-		"$corpus" "$seeds" >"$log" 2>&1
+	"$bin" -dict="$dict" -max_total_time="$secs" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} \
+		-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+		-artifact_prefix=build/fuzz-artifacts/ "$corpus" "$seeds" >"$log" 2>&1
 	rc=$?
 	set -e
-	echo "fuzz $t:"
+	echo "fuzz $t: $(($(date +%s) - started)) s"
 	grep -E 'stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb' "$log" |
 		sed 's/^/  /'
 	grep -E 'fuzz_(mp|policy|guard):|ERROR:|runtime error' "$log" | head -5 || true
@@ -89,7 +92,7 @@ for t in $targets; do
 		echo "fuzz $t: FAILED (exit $rc), full log in $log"
 		failed=$((failed + 1))
 	else
-		echo "fuzz $t: no crash in ${secs}s"
+		echo "fuzz $t: no crash (${FUZZ_RUNS:+$FUZZ_RUNS executions, at most }${secs} s)"
 		passed=$((passed + 1))
 	fi
 done

@@ -940,6 +940,11 @@ Test(policy, closest_word_is_a_slip_or_nothing)
 	cr_assert_str_eq(hint_closest("caller", words, 4), "callers");
 	cr_assert_null(hint_closest("forward", words, 4), "no known word is close");
 	cr_assert_null(hint_closest("x", words, 4));
+	/* At the edge of the limit (3 for long words), and just past it. */
+	cr_assert_str_eq(hint_closest("vloume-grop", words, 4), "volume-groups",
+			 "a swap and two drops");
+	cr_assert_null(hint_closest("vloume-grp", words, 4), "four edits away");
+	cr_assert_null(hint_closest("volume-groups-and-more-besides", words, 4));
 }
 
 Test(policy, glob_where_a_regex_is_expected_gets_a_hint)
