@@ -78,9 +78,9 @@ struct mp_frame {
 
 struct mp_reader {
 	struct mp_limits lim;
-	uint8_t *mem;	/* the allocation, mem_cap bytes */
-	size_t mem_cap; /* buf points into it: consuming a message moves no bytes */
-	uint8_t *buf;	/* start of the current message */
+	uint8_t *mem;	 /* the allocation, mem_cap bytes */
+	size_t mem_cap;	 /* buf points into it: consuming a message moves no bytes */
+	uint8_t *buf;	 /* start of the current message */
 	size_t cap, len; /* room from buf; buffered bytes of the message (and beyond) */
 	size_t pos;	 /* bytes of complete items scanned so far */
 	size_t items;	 /* items scanned */

@@ -485,29 +485,44 @@ lvm_out_free(struct lvm_out *o)
 	o->out = o->err = NULL;
 }
 
+/* The text of one stderr line, without its indent, and its length. */
+static const char *
+err_line(const char *line, const char **next, size_t *len)
+{
+	const char *end = strchr(line, '\n'), *text = line + strspn(line, " ");
+
+	*len = end ? (size_t)(end - text) : strlen(text);
+	*next = end ? end + 1 : NULL;
+	return text;
+}
+
 /*
  * LVM's own reason: the last line it printed on stderr that is not a warning
- * (every activation warns that setpriority failed: no CAP_SYS_NICE here).
+ * (every activation warns that setpriority failed: no CAP_SYS_NICE here),
+ * after the first device error, which names the disk that failed ("Failed
+ * to write VG" alone does not).
  */
 const char *
 lvm_reason(const char *err, char *buf, size_t cap)
 {
-	const char *line = err ? err : "", *best = NULL;
-	size_t best_len = 0;
+	const char *line = err ? err : "", *best = NULL, *cause = NULL, *text;
+	size_t best_len = 0, cause_len = 0, len;
 
-	while (*line) {
-		const char *end = strchr(line, '\n'), *text = line + strspn(line, " ");
-		size_t len = end ? (size_t)(end - text) : strlen(text);
-
-		if (len && strncmp(text, "WARNING:", 8) != 0) {
-			best = text;
-			best_len = len;
+	while (line && *line) {
+		text = err_line(line, &line, &len);
+		if (!len || !strncmp(text, "WARNING:", 8))
+			continue;
+		if (!cause && !strncmp(text, "Error ", 6) && strstr(text, " device ")) {
+			cause = text;
+			cause_len = len;
 		}
-		if (!end)
-			break;
-		line = end + 1;
+		best = text;
+		best_len = len;
 	}
-	snprintf(buf, cap, "%.*s", (int)best_len, best ? best : "");
+	if (cause && cause != best)
+		snprintf(buf, cap, "%.*s %.*s", (int)best_len, best, (int)cause_len, cause);
+	else
+		snprintf(buf, cap, "%.*s", (int)best_len, best ? best : "");
 	for (char *p = buf; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			*p = ' ';

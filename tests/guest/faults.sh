@@ -1,6 +1,6 @@
 #!/bin/bash
 # Faults and load on the guest kernel (issue 13): a caller hanging up during
-# disk_create, lvm failing mid-create, the helper SIGKILLed mid-create, and
+# disk_create, lvm failing mid-create (a full VG, a PV going read-only), the helper SIGKILLed mid-create, and
 # EPHCRYPT_LOAD_CALLERS (8) concurrent callers (each with its own helper, one shared audit
 # log) running EPHCRYPT_LOAD_ROUNDS (5) full lifecycles each (make check-load: 50).
 # Run with: tests/vm/run --mem 1G tests/guest/faults.sh   (EPHCRYPT_LOAD_ROUNDS=50: make check-load)
@@ -62,6 +62,64 @@ ok "a caller that half-closed after sending is answered and keeps its disk"
 expect_error builtins.OSError "insufficient free space" ephcrypt.disk_create s:$VG s:tbig_disk \
     i:$((1536 << 20)) s:aes-xts-plain64 i:512 key:$K
 ok "lvcreate failing on a full VG: a clear error, nothing left"
+
+# --- 2b. A PV going read-only. A second VG sits on a dm device over a loop file,
+# whose table the test swaps: dm-flakey's error_writes fails every write (reads
+# still work), as a disk that went read-only does. The PV starts 1 MiB into the
+# file, so LVM sees its label only through the dm device.
+RO_VG=ephro RO_PV=tro_pv
+truncate -s 64M "$WORK/ro.img"
+RO_LOOP=$(losetup --find --show "$WORK/ro.img")
+on_exit losetup -d "$RO_LOOP"
+RO_SECTORS=$(((64 << 20) / 512 - 2048))
+dmsetup create "$RO_PV" --table "0 $RO_SECTORS linear $RO_LOOP 2048"
+dmsetup mknodes "$RO_PV" # no udev in the guest
+on_exit dmsetup remove "$RO_PV"
+ro_table() { # rw | ro (every write fails) | ro-data (writes past LVM's first MiB fail)
+    local t
+    case $1 in
+    rw) t="0 $RO_SECTORS linear $RO_LOOP 2048" ;;
+    ro) t="0 $RO_SECTORS flakey $RO_LOOP 2048 0 1 1 error_writes" ;;
+    ro-data) t="0 2048 linear $RO_LOOP 2048
+2048 $((RO_SECTORS - 2048)) flakey $RO_LOOP 4096 0 1 1 error_writes" ;;
+    esac
+    dmsetup suspend "$RO_PV"
+    printf '%s\n' "$t" | dmsetup load "$RO_PV"
+    dmsetup resume "$RO_PV"
+}
+pvcreate -q "/dev/mapper/$RO_PV" >/dev/null
+on_exit pvremove -q -ff -y "/dev/mapper/$RO_PV"
+vgcreate -q "$RO_VG" "/dev/mapper/$RO_PV" >/dev/null
+on_exit vgremove -q -f "$RO_VG"
+on_exit ro_table rw
+sed "s/^vg $VG .*/&\nvg $RO_VG max-lv-size 2G/" "$POLICY" >"$WORK/ro-policy.conf"
+seqno() { vgs --noheadings -o seqno "$RO_VG" | tr -d ' '; }
+seq0=$(seqno)
+ro_table ro
+POLICY=$WORK/ro-policy.conf expect_error builtins.OSError \
+    "lv_create: Failed to write VG $RO_VG. Error writing device /dev/mapper/$RO_PV" ephcrypt.disk_create \
+    s:$RO_VG s:tro_disk i:$((8 << 20)) s:aes-xts-plain64 i:512 key:$K
+ro_table rw
+[[ $(seqno) == "$seq0" ]] || fail "a failed lvcreate on a read-only PV changed the VG (seqno $seq0 -> $(seqno))"
+ok "the PV read-only before disk_create: lvcreate's error, VG metadata and devices unchanged"
+# Metadata writes succeed, the new LV's first write does not: LVM has committed
+# the LV by then and must take it out again.
+ro_table ro-data
+POLICY=$WORK/ro-policy.conf expect_error builtins.OSError \
+    "lv_create: Aborting. Failed to wipe start of new LV." ephcrypt.disk_create \
+    s:$RO_VG s:tro_disk i:$((8 << 20)) s:aes-xts-plain64 i:512 key:$K
+ro_table rw
+[[ -z $(lvs --noheadings -o lv_name "$RO_VG") ]] ||
+    fail "the failed create left an LV in $RO_VG: $(lvs --noheadings -o lv_name "$RO_VG")"
+ok "the PV's data area read-only mid-create (after LVM wrote the LV's metadata): rolled back, nothing left"
+# And once the disk is writable again the same call works, from a fresh helper.
+out=$(POLICY=$WORK/ro-policy.conf call ephcrypt.disk_create s:$RO_VG s:tro_disk \
+    i:$((8 << 20)) s:aes-xts-plain64 i:512 key:$K)
+POLICY=$WORK/ro-policy.conf call ephcrypt.disk_destroy s:$RO_VG s:tro_disk >/dev/null
+[[ -z $(lvs --noheadings -o lv_name "$RO_VG") && ! -e /dev/mapper/tro_disk-dmcrypt ]] ||
+    fail "disk_destroy after the PV came back left: $(snapshot_state)"
+ok "the PV writable again: disk_create and disk_destroy work"
+before=$(snapshot_state) # the second VG's dm device stays until the end
 
 # --- 3. The helper SIGKILLed mid-create: a new helper's disk_destroy removes what is left.
 for round in 1 2 3; do

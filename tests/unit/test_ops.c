@@ -103,6 +103,23 @@ Test(lvm_reason, last_line_that_is_not_a_warning)
 			 "Logical volume \"x\" already exists in volume group \"vg\"");
 }
 
+Test(lvm_reason, the_device_error_behind_a_failed_write_is_named)
+{
+	char buf[256];
+
+	cr_assert_str_eq(
+		lvm_reason("  Error writing device /dev/mapper/pv at 5632 length 1536.\n"
+			   "  WARNING: bcache_invalidate: block (0, 0) still dirty.\n"
+			   "  Failed to write metadata to /dev/mapper/pv.\n"
+			   "  Failed to write VG vg.\n",
+			   buf, sizeof(buf)),
+		"Failed to write VG vg. Error writing device /dev/mapper/pv at 5632 length "
+		"1536.");
+	cr_assert_str_eq(
+		lvm_reason("  Error reading device /dev/sdz at 0 length 512.\n", buf, sizeof(buf)),
+		"Error reading device /dev/sdz at 0 length 512.", "said once");
+}
+
 Test(lvm_reason, control_bytes_blanked_and_empty_said)
 {
 	char buf[64];
