@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "call.h"
+#include "../protocol/utf8.h"
 
 /* OSError(errno, msg) is what Python itself would build for these errnos. */
 static const struct {
@@ -101,6 +102,47 @@ call_process_error(struct call *c, const char *out, const char *err, int code,
 					      n ? " " : "", *a);
 	snprintf(c->err.msg, sizeof(c->err.msg), "%s: exit %d", argv[0], code);
 	return -1;
+}
+
+/* C0 and C1 controls, DEL, and the bidirectional overrides that reorder a line. */
+static bool
+cp_misleads(unsigned cp, bool lines)
+{
+	if (lines && (cp == '\n' || cp == '\t'))
+		return false;
+	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 ||
+	       cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* In place: each such character, and each byte that is not UTF-8, becomes '?'. */
+static void
+printable(char *s, bool lines)
+{
+	unsigned char *in = (unsigned char *)s, *out = in;
+	size_t n = s ? strlen(s) : 0, len;
+	unsigned cp;
+
+	for (size_t i = 0; i < n; i += len) {
+		len = utf8_seq(in + i, n - i, &cp);
+		if (len == 0 || cp_misleads(cp, lines)) {
+			*out++ = '?';
+			len = len ? len : 1;
+			continue;
+		}
+		memmove(out, in + i, len);
+		out += len;
+	}
+	if (s)
+		*out = '\0';
+}
+
+void
+call_error_printable(struct call_error *e)
+{
+	printable(e->msg, false);
+	printable(e->cmd, false);
+	printable(e->out, true);
+	printable(e->err, true);
 }
 
 void

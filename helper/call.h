@@ -133,6 +133,12 @@ int call_process_error(struct call *c, const char *out, const char *err, int cod
 const char *call_errno_class(int errnum);
 bool call_is_oserror(const char *cls);
 void call_error_clear(struct call_error *e);
+/*
+ * The error as the caller may see it: valid UTF-8 (msgpack str, which a
+ * Python peer decodes strictly) without controls that would drive a terminal
+ * or reorder a log line. Caller-supplied names end up in error text.
+ */
+void call_error_printable(struct call_error *e);
 
 /* args.c: argument binding and typed access */
 int args_bind(struct call *c, const struct entrypoint *ep);

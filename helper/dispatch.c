@@ -229,6 +229,7 @@ dispatch_call(const struct ps_msg *m, struct mp_buf *out, const struct options *
 		rc = call_oserror(&c, EMSGSIZE, "%s(): reply too large", c.name);
 	if (rc != 0) {
 		mp_buf_reset(out);
+		call_error_printable(&c.err);
 		put_error(out, m->msgid, &c.err);
 	}
 	call_error_clear(&c.err);

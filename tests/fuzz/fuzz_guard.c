@@ -27,6 +27,7 @@
 #include "../../helper/call.h"
 #include "../../helper/guard.h"
 #include "../../policy/names.h"
+#include "../../protocol/utf8.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -94,10 +95,24 @@ check_message(const struct call *c, bool printable)
 {
 	size_t n = strnlen(c->err.msg, sizeof(c->err.msg));
 
+	struct call_error shown = { .cls = c->err.cls };
+	unsigned cp;
+	size_t len;
+
 	CHECK(n > 0 && n < sizeof(c->err.msg), "an error has a terminated message");
 	for (size_t k = 0; printable && k < n; k++)
 		CHECK(c->err.msg[k] >= 0x20 && c->err.msg[k] < 0x7f,
 		      "byte %zu of a name error is not printable", k);
+	/* What the reply carries: valid UTF-8, no controls, whatever the caller sent. */
+	memcpy(shown.msg, c->err.msg, n + 1);
+	call_error_printable(&shown);
+	for (size_t k = 0; shown.msg[k]; k += len) {
+		len = utf8_seq((const unsigned char *)shown.msg + k, strlen(shown.msg + k), &cp);
+		CHECK(len > 0, "byte %zu of the reply's message is not UTF-8", k);
+		CHECK(cp >= 0x20 && cp != 0x7f && (cp < 0x80 || cp > 0x9f) &&
+			      (cp < 0x202a || cp > 0x202e),
+		      "the reply's message carries control U+%04X", cp);
+	}
 }
 
 static void

@@ -308,6 +308,37 @@ Test(guard, device_paths_must_be_plain_and_under_dev, .init = setup, .fini = tea
 	cr_assert_eq(guard_dev_path(&c, "/dev/vgok/disk1"), 0);
 }
 
+/* What a caller planted in a name comes back to it, and to Nova's log, harmless. */
+Test(guard, error_text_is_printable_utf8, .init = setup, .fini = teardown)
+{
+	char cut[ERR_MSG_MAX + 8];
+	size_t n;
+
+	cr_assert_eq(guard_dev_path(&c, "/etc/\x1b[2J\r\xc2\x9b\xe2\x80\xae"
+					"evil\xff"),
+		     -1);
+	call_error_printable(&c.err);
+	cr_assert_str_eq(c.err.msg, "device '/etc/?[2J???evil?' is not under /dev");
+	/* A long name of two-byte characters, cut by the message's size mid-character. */
+	memcpy(cut, "/", 1);
+	for (n = 1; n + 2 < sizeof(cut); n += 2)
+		memcpy(cut + n, "\xc3\xa9", 2);
+	cut[n] = '\0';
+	cr_assert_eq(guard_dev_path(&c, cut), -1);
+	call_error_printable(&c.err);
+	n = strlen(c.err.msg);
+	cr_assert_gt(n, 0);
+	cr_assert(strstr(c.err.msg, "\xc3\xa9\xc3\xa9"), "whole characters are kept");
+	cr_assert_neq((unsigned char)c.err.msg[n - 1], 0xc3, "no half character at the end");
+	/* Process output keeps its lines. */
+	cr_assert_eq(call_process_error(&c, "a\nb\x1b", "c\td\n", 3,
+					(const char *const[]){ "lvm", "lvs", NULL }),
+		     -1);
+	call_error_printable(&c.err);
+	cr_assert_str_eq(c.err.out, "a\nb?");
+	cr_assert_str_eq(c.err.err, "c\td\n");
+}
+
 Test(guard, device_is_resolved_not_trusted, .init = setup, .fini = teardown)
 {
 	/* Named like an allowed LV: only then is what exists behind the path told. */
