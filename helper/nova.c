@@ -252,8 +252,11 @@ static int
 nova_fs_lvremove(struct call *c)
 {
 	char path[300];
-	/* --yes only once nothing else would go with it (lvm_lv_removable). */
-	const char *argv[] = { "lvremove", "--yes", path, NULL };
+	/*
+	 * --yes only once nothing else would go with it (lvm_lv_removable), and
+	 * LVM itself skips the LV should something hang off it by then.
+	 */
+	const char *argv[] = { "lvremove", "--yes", "-S", LVM_REMOVE_ALONE, path, NULL };
 	const char *nova_argv[] = { "lvremove", "-f", path, NULL }; /* what Nova's log shows */
 	char err[OP_WHY_MAX + 4];
 	struct op_error e;
@@ -269,6 +272,10 @@ nova_fs_lvremove(struct call *c)
 	}
 	if (report_as(c, argv, nova_argv, 3, false, NULL) < 0)
 		return -1;
+	if (lvm_lv_gone(&c->opt->lvm, c->t.vg, c->t.lv, &e) < 0) {
+		snprintf(err, sizeof(err), "  %s\n", e.why);
+		return call_process_error(c, "", err, LVM_EXIT_FAILED, nova_argv);
+	}
 	mp_buf_reset(c->ret);
 	return mp_put_nil(c->ret);
 }

@@ -302,7 +302,7 @@ shell_word_ok(const char *w)
 		return false;
 	for (const char *p = w; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || strchr("+-_.,/=:|%@", *p)))
+		      (*p >= '0' && *p <= '9') || strchr("+-_.,/=:|%@[]", *p)))
 			return false;
 	return true;
 }
@@ -739,12 +739,19 @@ lvm_lv_create(const struct lvm_config *cfg, const char *vg, const char *lv, uint
 	return rc;
 }
 
-/* lvremove refuses an open LV by itself; that refusal comes back as EBUSY. */
+/*
+ * lvremove refuses an open LV by itself; that refusal comes back as EBUSY.
+ * LVM_REMOVE_ALONE makes LVM itself skip the LV, under its VG lock, if
+ * something hangs off it by then: the dependents check before is not enough,
+ * as a snapshot made in between would go with it (--yes).
+ */
 int
 lvm_lv_remove(const struct lvm_config *cfg, const char *vg, const char *lv, struct op_error *e)
 {
 	char full[2 * OP_NAME_CAP + 2];
-	const char *argv[] = { "lvm", "lvremove", "--yes", "--", full, NULL };
+	const char *argv[] = {
+		"lvm", "lvremove", "--yes", "-S", LVM_REMOVE_ALONE, "--", full, NULL
+	};
 	struct lvm_out o;
 	int rc;
 
@@ -756,6 +763,19 @@ lvm_lv_remove(const struct lvm_config *cfg, const char *vg, const char *lv, stru
 	if (rc == -EBUSY)
 		return op_fail(e, EBUSY,
 			       "logical volume '%s' is open (a mapping or a user holds it)", full);
+	return rc < 0 ? rc : lvm_lv_gone(cfg, vg, lv, e);
+}
+
+/* After an lvremove that exited 0: the LV is gone, or why LVM's selection kept it. */
+int
+lvm_lv_gone(const struct lvm_config *cfg, const char *vg, const char *lv, struct op_error *e)
+{
+	int rc = lvm_lv_removable(cfg, vg, lv, e);
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc == 0)
+		return op_fail(e, EBUSY, "logical volume '%s/%s' was not removed", vg, lv);
 	return rc;
 }
 

@@ -71,7 +71,11 @@ int lvm_lv_info(const struct lvm_config *cfg, const char *vg, const char *lv, st
 		struct op_error *e);
 int lvm_lv_create(const struct lvm_config *cfg, const char *vg, const char *lv, uint64_t size,
 		  struct op_error *e);
+/* lvremove's selection: only an LV nothing hangs off (evaluated under LVM's VG lock). */
+#define LVM_REMOVE_ALONE "lv_full_descendants=[]"
 int lvm_lv_remove(const struct lvm_config *cfg, const char *vg, const char *lv, struct op_error *e);
+/* After an lvremove that exited 0: 0 when vg/lv is gone, else why not (as lvm_lv_removable). */
+int lvm_lv_gone(const struct lvm_config *cfg, const char *vg, const char *lv, struct op_error *e);
 /* Every LV name in vg; the caller filters what may be shown. */
 int lvm_lv_names(const struct lvm_config *cfg, const char *vg, struct lvm_names *ln,
 		 struct op_error *e);

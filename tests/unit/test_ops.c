@@ -6,6 +6,10 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "../../helper/ops/dm.h"
@@ -202,6 +206,55 @@ Test(lvm_report, removable_only_plain_and_sparse_without_dependents)
 	cr_assert_eq(lvm_parse_removable("garbage", "vg", "t2", &e), -EIO);
 }
 
+/*
+ * An lvm that records its argv, "removes" nothing, and reports that a
+ * snapshot of x appeared: the race between the dependents check and lvremove.
+ */
+static void
+fake_lvm(char *dir, char *lvm, size_t cap)
+{
+	FILE *f;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(lvm, cap, "%s/lvm", dir);
+	f = fopen(lvm, "w");
+	cr_assert_not_null(f);
+	fprintf(f,
+		"#!/bin/sh\necho \"$*\" >>\"%s/argv\"\n"
+		"case $1 in lvs) cat <<'J'\n"
+		"{\"report\":[{\"lv\":[{\"lv_name\":\"x\",\"segtype\":\"linear\",\"origin\":\"\","
+		"\"pool_lv\":\"\",\"data_lv\":\"\",\"metadata_lv\":\"\",\"lv_role\":\"public\"},"
+		"{\"lv_name\":\"snap\",\"segtype\":\"linear\",\"origin\":\"x\",\"pool_lv\":\"\","
+		"\"data_lv\":\"\",\"metadata_lv\":\"\",\"lv_role\":\"public,snapshot\"}]}]}\n"
+		"J\nesac\nexit 0\n",
+		dir);
+	fclose(f);
+	chmod(lvm, 0755);
+}
+
+Test(lvm_remove, lvm_itself_skips_an_lv_that_gained_a_dependent)
+{
+	char dir[] = "/tmp/ephcrypt-fakelvm-XXXXXX", lvm[96], argv_file[96], line[256] = "";
+	struct lvm_config cfg = { .timeout_s = 10, .no_shell = true };
+	struct op_error e;
+	FILE *f;
+
+	fake_lvm(dir, lvm, sizeof(lvm));
+	cfg.path = lvm;
+	cr_assert_eq(lvm_lv_remove(&cfg, "vg0", "x", &e), -EBUSY);
+	cr_assert_not_null(strstr(e.why, "'snap'"), "names what is in the way: %s", e.why);
+	snprintf(argv_file, sizeof(argv_file), "%s/argv", dir);
+	f = fopen(argv_file, "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	cr_assert_str_eq(line, "lvremove --yes -S lv_full_descendants=[] -- vg0/x\n",
+			 "LVM is told to skip the LV if anything hangs off it");
+	unlink(argv_file);
+	unlink(lvm);
+	rmdir(dir);
+}
+
 Test(lvm_config, dirs_read_from_the_effective_configuration)
 {
 	char dirs[LVM_CONFIG_DIRS][PATH_MAX];
@@ -302,10 +355,13 @@ Test(lvm_shell_line, the_helpers_commands_split_back_to_their_argv)
 				 "--",	       "vg0",	  NULL };
 	const char *nova[] = { "lvm",	   "vgs", "--separator", "|", "-o", "vg_size,vg_free",
 			       "vg+0%@:=", NULL };
+	const char *remove[] = { "lvm", "lvremove", "--yes", "-S", LVM_REMOVE_ALONE,
+				 "--",	"vg0/x",    NULL };
 
 	assert_round_trip(create);
 	assert_round_trip(report);
 	assert_round_trip(nova);
+	assert_round_trip(remove);
 }
 
 Test(lvm_shell_line, words_lvm_would_read_otherwise_are_refused)
