@@ -25,6 +25,7 @@
 #define MAX_WORDS    5	/* one more than any directive takes, to show the garbage */
 #define MAX_RULES    64 /* per section */
 #define MAX_LIST     16 /* values in one comma-separated list */
+#define MAX_ERRORS   20 /* reported before the parser stops reading */
 #define MAX_KEY_BITS 1024
 #define NELEM(a)     (sizeof(a) / sizeof((a)[0]))
 
@@ -659,13 +660,21 @@ parsefile(struct parser *ps, FILE *f)
 	size_t cap = 0;
 	ssize_t len;
 	unsigned i;
+	bool stopped = false;
 
-	while ((len = getline(&line, &cap, f)) > 0) {
+	while (!stopped && (len = getline(&line, &cap, f)) > 0) {
 		ps->line++;
-		parseline(ps, line, (size_t)len);
+		/* So many errors: the wrong file, most likely. Say so, not more. */
+		if ((stopped = ps->nerr >= MAX_ERRORS))
+			perr(ps, "stopping after %d errors; the rest of the file is not checked",
+			     MAX_ERRORS);
+		else
+			parseline(ps, line, (size_t)len);
 	}
 	free(line);
 	ps->line = 0;
+	if (stopped)
+		return;
 	if (ferror(f))
 		perr(ps, "read error");
 	/* A VG may be declared after the [volumes] rule that names it. */

@@ -7,7 +7,9 @@
  *   2. it either accepts the file, printing nothing, or refuses it with at
  *      least one message, every line of which is "PATH:LINE: text" with a
  *      line number inside the file;
- *   3. it is deterministic: the same bytes give the same verdict and text;
+ *   3. it is deterministic: the same bytes give the same verdict and text
+ *      (checked on one input in eight, picked by a hash of the bytes: a
+ *      second load doubles the cost of each run);
  *   4. an accepted policy answers every check (names taken from the input,
  *      sizes, ciphers, flags) without crashing, and prints its summary.
  */
@@ -126,6 +128,17 @@ scratch(char path[64])
 	return fd;
 }
 
+/* FNV-1a: which inputs get the second load. */
+static uint32_t
+hash(const uint8_t *data, size_t size)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < size; i++)
+		h = (h ^ data[i]) * 16777619u;
+	return h;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -140,12 +153,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < size; i++)
 		lines += data[i] == '\n';
 	load(path, &a, &p);
-	load(path, &b, &q);
 	CHECK(a.rc >= 0, "policy_load returned %d", a.rc);
 	CHECK((a.rc == 0) == (p != NULL), "rc %d but policy %p", a.rc, (void *)p);
 	CHECK(a.rc == 0 ? a.len == 0 : a.len > 0, "rc %d with %zu bytes of messages", a.rc, a.len);
-	CHECK(a.rc == b.rc && a.len == b.len && !memcmp(a.text, b.text, a.len),
-	      "two loads of the same bytes differ");
+	if (hash(data, size) % 8 == 0) {
+		load(path, &b, &q);
+		CHECK(a.rc == b.rc && a.len == b.len && !memcmp(a.text, b.text, a.len),
+		      "two loads of the same bytes differ");
+	}
 	CHECK(check_messages(path, &a, lines) == (size_t)a.rc, "%d errors but not as many lines",
 	      a.rc);
 	if (p)

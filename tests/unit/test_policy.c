@@ -930,6 +930,21 @@ Test(policy, misspelt_sections_and_directives_get_a_suggestion)
 	    "policy.conf:6: unknown section [frobnicate]\n");
 }
 
+Test(policy, stops_after_twenty_errors)
+{
+	char text[2048] = "[callers]\n", want[4096] = "";
+	size_t n = strlen(text), w = 0;
+
+	for (int k = 2; k <= 40; k++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "bogus%d x\n", k);
+	for (int k = 2; k <= 21; k++)
+		w += (size_t)snprintf(want + w, sizeof(want) - w,
+				      "policy.conf:%d: unknown directive 'bogus%d'\n", k, k);
+	snprintf(want + w, sizeof(want) - w,
+		 "policy.conf:22: stopping after 20 errors; the rest of the file is not checked\n");
+	bad(text, want);
+}
+
 Test(policy, closest_word_is_a_slip_or_nothing)
 {
 	static const char *const words[] = { "callers", "volume-groups", "volumes", "crypto" };
