@@ -66,7 +66,10 @@ guard_lv(struct call *c, const char *vg, const char *lv)
 	struct verdict v = { .rule = "" };
 	char why[NAME_WHY_MAX];
 
-	if (guard_vg(c, vg) < 0 || bad_name(c, name_check_lv(lv, why, sizeof(why)), why) < 0)
+	/* Both names' grammar before either policy: a malformed LV name is a ValueError,
+	 * whatever the VG. */
+	if (bad_name(c, name_check_vg(vg, why, sizeof(why)), why) < 0 ||
+	    bad_name(c, name_check_lv(lv, why, sizeof(why)), why) < 0 || guard_vg(c, vg) < 0)
 		return -1;
 	return decide(c, policy_lv(c->opt->policy, vg, lv, &v), &v);
 }

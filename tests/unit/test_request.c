@@ -235,6 +235,10 @@ Test(guard, grammar_before_policy, .init = setup, .fini = teardown)
 	cr_assert_eq(guard_vg(&c, "bad/name"), -1);
 	assert_error(EXC_VALUE, EINVAL, "bad/name");
 	cr_assert_not(c.denied, "a bad name is not a policy refusal");
+	/* The LV's grammar too, before the VG's policy. */
+	cr_assert_eq(guard_lv(&c, "vg-not-in-policy", "bad/lv"), -1);
+	assert_error(EXC_VALUE, EINVAL, "bad/lv");
+	cr_assert_not(c.denied);
 }
 
 Test(guard, policy_refusal_is_permission_error, .init = setup, .fini = teardown)
