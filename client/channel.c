@@ -308,7 +308,7 @@ static int
 transact(struct ephcrypt_helper *h, struct ec_pending *p, struct mp_buf *msg, const char *name,
 	 struct ephcrypt_error *err)
 {
-	int rc = 0, sent;
+	int rc = 0, sent, send_errno;
 
 	pthread_mutex_lock(&h->lock);
 	if (h->dead) {
@@ -322,12 +322,22 @@ transact(struct ephcrypt_helper *h, struct ec_pending *p, struct mp_buf *msg, co
 		return rc;
 	/* One message at a time on the socket, each sent whole; the reader never waits for this. */
 	pthread_mutex_lock(&h->send_lock);
+	errno = 0;
 	sent = msg->overflow ? -1 : send_all(h, msg);
+	send_errno = errno;
 	pthread_mutex_unlock(&h->send_lock);
 	pthread_mutex_lock(&h->lock);
-	if (sent < 0)
-		rc = ec_fail(err, EPHCRYPT_E_CHANNEL, EPIPE, "%s: sending to the helper failed",
+	if (sent < 0 && msg->overflow)
+		rc = ec_fail(err, EPHCRYPT_E_CHANNEL, EMSGSIZE, "%s: the request is too large",
 			     name);
+	else if (sent < 0 && (send_errno == EPIPE || send_errno == ECONNRESET))
+		/* Gone before the request went out: what the reader says when it sees the end. */
+		rc = ec_fail(err, EPHCRYPT_E_CHANNEL, EPIPE, "%s: the helper closed the channel",
+			     name);
+	else if (sent < 0)
+		rc = ec_fail(err, EPHCRYPT_E_CHANNEL, send_errno ? send_errno : EIO,
+			     "%s: sending to the helper failed: %s", name,
+			     strerror(send_errno ? send_errno : EIO));
 	else
 		rc = wait_reply(h, p, name, err);
 	unlink_pending(h, p);
