@@ -343,21 +343,6 @@ Test(channel, dead_helper_and_bad_command, .init = helper_setup, .fini = helper_
 	cr_assert_neq(ephcrypt_helper_close(h), 0);
 }
 
-/* Long gone before the request is written (EPIPE on send): the same words. */
-Test(channel, helper_gone_before_the_request, .init = helper_setup, .fini = helper_teardown)
-{
-	char *argv[] = { "/nonexistent/ephcrypt-helper", NULL };
-	struct ephcrypt_helper *h;
-	struct ephcrypt_error e;
-
-	cr_assert_eq(ephcrypt_helper_spawn_argv(&h, argv, (uid_t)-1, (gid_t)-1, &e), 0);
-	usleep(300 * 1000);
-	cr_assert_eq(ephcrypt_ping(h, &e), -1);
-	cr_assert_eq(e.status, EPHCRYPT_E_CHANNEL, "%s", e.message);
-	cr_assert(strstr(e.message, "closed the channel"), "%s", e.message);
-	cr_assert_neq(ephcrypt_helper_close(h), 0);
-}
-
 Test(channel, timeout, .init = helper_setup, .fini = helper_teardown)
 {
 	/* A peer that never answers: "sleep" ignores the socket it is given. */
