@@ -81,6 +81,12 @@ if command -v systemd-tmpfiles >/dev/null; then
 		fail "systemd-tmpfiles rejects usr/lib/tmpfiles.d/ephcrypt.conf"
 	[[ $(stat -c '%a %U' "$tmp/var/log/ephcrypt") == "700 root" ]] ||
 		fail "tmpfiles.d makes /var/log/ephcrypt $(stat -c '%a %U' "$tmp/var/log/ephcrypt")"
+	# A deployer's 0750 and reviewers' group stay; the owner is root's again.
+	chmod 0750 "$tmp/var/log/ephcrypt" && chgrp adm "$tmp/var/log/ephcrypt" &&
+		chown nobody "$tmp/var/log/ephcrypt"
+	systemd-tmpfiles --create --root="$tmp" "$root/usr/lib/tmpfiles.d/ephcrypt.conf"
+	[[ $(stat -c '%a %U %G' "$tmp/var/log/ephcrypt") == "750 root adm" ]] ||
+		fail "tmpfiles.d changed a reviewers' /var/log/ephcrypt to $(stat -c '%a %U %G' "$tmp/var/log/ephcrypt")"
 	rm -rf "$tmp"
 	pass
 fi
