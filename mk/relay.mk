@@ -24,7 +24,8 @@ check-relay: $(RELAY_BINS) $(B)/ephcrypt-helper
 	@for t in $(B)/tests/relay_test build/asan/tests/relay_test \
 			"$(PYTHON) tests/relay/test_relay_oslo.py $(B)/ephcrypt-helper"; do \
 		echo "== $$t"; rc=0; ASAN_OPTIONS=detect_leaks=1 $$t || rc=$$?; \
-		if [ $$rc = 77 ]; then echo "check-relay: skipped"; elif [ $$rc != 0 ]; then exit $$rc; fi; \
+		if [ $$rc = 77 ]; then echo "check-relay: skipped"; $(call skipped,$@); \
+		elif [ $$rc != 0 ]; then exit $$rc; fi; \
 	done
 
 CHECK_STAGES += check-relay
