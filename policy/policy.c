@@ -18,6 +18,7 @@
 #include "hint.h"
 #include "number.h"
 #include "names.h"
+#include "pattern.h"
 #include "policy.h"
 #include "rootfile.h"
 
@@ -227,102 +228,6 @@ d_vg(struct parser *ps, const struct directive *d, char **w)
 }
 
 /*
- * glibc compiles a repetition by copying what it repeats, so "a++++..." or
- * "(a{99}){99}" can take gigabytes.  Count the elements the pattern expands
- * to (x+ as two copies, x{m,n} as n + 1) and refuse big ones: a name has at
- * most 127 bytes, so no useful pattern comes close.
- */
-#define PATTERN_COST_MAX 4096
-
-static const char *
-skip_bracket(const char *s)
-{
-	s += s[1] == '^' ? 2 : 1;
-	s += *s == ']';
-	for (; *s && *s != ']'; s++)
-		if (s[0] == '[' && (s[1] == ':' || s[1] == '.' || s[1] == '=')) {
-			const char *end = strchr(s + 2, s[1]);
-
-			while (end && end[1] != ']')
-				end = strchr(end + 1, s[1]);
-			if (!end)
-				return s + strlen(s) - 1;
-			s = end + 1;
-		}
-	return *s ? s : s - 1;
-}
-
-/* x{m}, x{m,} or x{m,n} at s: the copies it makes, or 0 if s is no such brace. */
-static uint64_t
-brace_copies(const char *s, const char **end)
-{
-	char *e;
-	uint64_t m = strtoull(s + 1, &e, 10), n = m + 1;
-
-	if (e == s + 1 || !(*e == '}' || *e == ','))
-		return 0;
-	if (*e == ',' && e[1] != '}') {
-		n = strtoull(e + 1, &e, 10);
-		if (*e != '}')
-			return 0;
-	} else if (*e == ',')
-		e++;
-	*end = e;
-	return (m > n ? m : n) + 1;
-}
-
-static uint64_t
-capped(uint64_t v)
-{
-	return v > PATTERN_COST_MAX ? PATTERN_COST_MAX + 1 : v;
-}
-
-static uint64_t
-pattern_cost(const char *s)
-{
-	/* Per open group: the alternatives done, the one being read, its last atom. */
-	uint64_t done[LINE_MAX_LEN + 1] = { 0 }, seq[LINE_MAX_LEN + 1] = { 0 },
-				     last[LINE_MAX_LEN + 1] = { 0 };
-	unsigned d = 0;
-
-	for (; *s; s++) {
-		uint64_t atom = 1, k = 0;
-		const char *end = s;
-
-		if (*s == '(' && d < LINE_MAX_LEN) {
-			d++;
-			done[d] = seq[d] = last[d] = 0;
-			continue;
-		}
-		if (*s == ')' && d > 0) {
-			atom = capped(done[d] + seq[d]);
-			d--;
-		} else if (*s == '|') {
-			done[d] = capped(done[d] + seq[d]);
-			seq[d] = last[d] = 0;
-			continue;
-		} else if (*s == '*' || *s == '+' || *s == '?' ||
-			   (*s == '{' && (k = brace_copies(s, &end)) != 0)) {
-			uint64_t copies = *s == '{' ? k : 2;
-
-			s = *s == '{' ? end : s;
-			seq[d] = capped(seq[d] - last[d] + capped(last[d] * capped(copies)));
-			last[d] = capped(last[d] * capped(copies));
-			continue;
-		} else if (*s == '\\' && s[1]) {
-			s++;
-		} else if (*s == '[') {
-			s = skip_bracket(s);
-		}
-		seq[d] = capped(seq[d] + atom);
-		last[d] = atom;
-	}
-	for (; d > 0; d--)
-		seq[d - 1] = capped(seq[d - 1] + done[d] + seq[d]);
-	return capped(done[0] + seq[0]);
-}
-
-/*
  * Compile "^(core)$". glibc reads an unmatched ')' as a literal, so "x)|.*"
  * would close our group early: "(" core must fail with REG_EPAREN, which
  * holds only when core's own parentheses balance.
@@ -333,11 +238,8 @@ compile(struct parser *ps, regex_t *re, const char *core, char *buf, size_t cap)
 	char msg[160], b[NAME_SHOW_CAP], hint[NAME_WHY_MAX];
 	int rc;
 
-	if (pattern_cost(core) > PATTERN_COST_MAX)
-		return perr(ps,
-			    "bad pattern '%s': too complex (its repetitions expand to over %d "
-			    "elements)",
-			    show(core, b), PATTERN_COST_MAX);
+	if (pattern_check(core, hint, sizeof(hint)) < 0)
+		return perr(ps, "bad pattern '%s': %s", show(core, b), hint);
 	snprintf(buf, cap, "(%s", core);
 	if ((rc = regcomp(re, core, REG_EXTENDED | REG_NOSUB)) == 0) {
 		regfree(re);

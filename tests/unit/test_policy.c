@@ -353,6 +353,35 @@ Test(policy, pattern_too_complex_is_refused_before_regcomp)
 	    "over 4096 elements)\n");
 }
 
+Test(policy, repeating_what_can_match_nothing_is_refused_before_regcomp)
+{
+	/* The fuzzer's find: regcomp took over 2 minutes on line 5's pattern. */
+	bad("[volumes]\nlv (a*)+\nlv ((b?){0,9}){0,9}\n[mappings]\nmapping p|\\.*+++++++\n"
+	    "mapping (x|)+\nmapping (^|a)+\n",
+	    "policy.conf:2: bad pattern '(a*)+': '+' at offset 4 repeats something that can match "
+	    "nothing, which adds nothing and makes the regular expression compiler take minutes; "
+	    "repeat only what matches at least one character\n"
+	    "policy.conf:3: bad pattern '((b?){0,9}){0,9}': '{0,9}' at offset 5 repeats something "
+	    "that can match nothing, which adds nothing and makes the regular expression compiler "
+	    "take minutes; repeat only what matches at least one character\n"
+	    "policy.conf:5: bad pattern 'p|\\\\.*+++++++': '+' at offset 5 repeats something that "
+	    "can match nothing, which adds nothing and makes the regular expression compiler take "
+	    "minutes; repeat only what matches at least one character\n"
+	    "policy.conf:6: bad pattern '(x|)+': '+' at offset 4 repeats something that can match "
+	    "nothing, which adds nothing and makes the regular expression compiler take minutes; "
+	    "repeat only what matches at least one character\n"
+	    "policy.conf:7: bad pattern '(^|a)+': '+' at offset 5 repeats something that can "
+	    "match nothing, which adds nothing and makes the regular expression compiler take "
+	    "minutes; repeat only what matches at least one character\n");
+}
+
+Test(policy, nested_repetitions_of_real_characters_are_fine)
+{
+	policy_free(good("[volume-groups]\nvg v max-lv-size 1G\n[volumes]\n"
+			 "lv [0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}_disk\n"
+			 "lv (nova-[a-z]+_)*disk(\\.[a-z]+)?\nlv ((a|b)+c)+\n"));
+}
+
 Test(policy, pattern_cannot_escape_its_anchors)
 {
 	/* Wrapped blindly, "x)|(.*" would give "^(x)|(.*)$": any name. */
