@@ -260,6 +260,7 @@ nova_fs_lvremove(struct call *c)
 	const char *nova_argv[] = { "lvremove", "-f", path, NULL }; /* what Nova's log shows */
 	char err[OP_WHY_MAX + 4];
 	struct op_error e;
+	bool active;
 	int rc;
 
 	if (lv_path_arg(c, 0, path, sizeof(path)) < 0)
@@ -270,9 +271,10 @@ nova_fs_lvremove(struct call *c)
 		snprintf(err, sizeof(err), "  %s\n", e.why); /* as lvremove words a refusal */
 		return call_process_error(c, "", err, LVM_EXIT_FAILED, nova_argv);
 	}
+	active = lvm_lv_node_exists(c->t.vg, c->t.lv);
 	if (report_as(c, argv, nova_argv, 3, false, NULL) < 0)
 		return -1;
-	if (lvm_lv_gone(&c->opt->lvm, c->t.vg, c->t.lv, &e) < 0) {
+	if (lvm_lv_gone(&c->opt->lvm, c->t.vg, c->t.lv, active, &e) < 0) {
 		snprintf(err, sizeof(err), "  %s\n", e.why);
 		return call_process_error(c, "", err, LVM_EXIT_FAILED, nova_argv);
 	}

@@ -755,6 +755,8 @@ lvm_lv_remove(const struct lvm_config *cfg, const char *vg, const char *lv, stru
 	struct lvm_out o;
 	int rc;
 
+	bool active = lvm_lv_node_exists(vg, lv);
+
 	snprintf(full, sizeof(full), "%s/%s", vg, lv);
 	rc = run_checked(cfg, "lv_remove", argv, &o, e);
 	lvm_out_free(&o);
@@ -763,14 +765,32 @@ lvm_lv_remove(const struct lvm_config *cfg, const char *vg, const char *lv, stru
 	if (rc == -EBUSY)
 		return op_fail(e, EBUSY,
 			       "logical volume '%s' is open (a mapping or a user holds it)", full);
-	return rc < 0 ? rc : lvm_lv_gone(cfg, vg, lv, e);
+	return rc < 0 ? rc : lvm_lv_gone(cfg, vg, lv, active, e);
 }
 
-/* After an lvremove that exited 0: the LV is gone, or why LVM's selection kept it. */
-int
-lvm_lv_gone(const struct lvm_config *cfg, const char *vg, const char *lv, struct op_error *e)
+bool
+lvm_lv_node_exists(const char *vg, const char *lv)
 {
-	int rc = lvm_lv_removable(cfg, vg, lv, e);
+	char node[2 * OP_NAME_CAP + 8];
+	struct stat st;
+
+	snprintf(node, sizeof(node), "/dev/%s/%s", vg, lv);
+	return lstat(node, &st) == 0;
+}
+
+/*
+ * After an lvremove that exited 0: the LV is gone, or why LVM's selection
+ * kept it. An active LV's /dev node goes with it, which saves asking LVM.
+ */
+int
+lvm_lv_gone(const struct lvm_config *cfg, const char *vg, const char *lv, bool was_active,
+	    struct op_error *e)
+{
+	int rc;
+
+	if (was_active && !lvm_lv_node_exists(vg, lv))
+		return 0;
+	rc = lvm_lv_removable(cfg, vg, lv, e);
 
 	if (rc == -ENOENT)
 		return 0;

@@ -74,8 +74,14 @@ int lvm_lv_create(const struct lvm_config *cfg, const char *vg, const char *lv, 
 /* lvremove's selection: only an LV nothing hangs off (evaluated under LVM's VG lock). */
 #define LVM_REMOVE_ALONE "lv_full_descendants=[]"
 int lvm_lv_remove(const struct lvm_config *cfg, const char *vg, const char *lv, struct op_error *e);
-/* After an lvremove that exited 0: 0 when vg/lv is gone, else why not (as lvm_lv_removable). */
-int lvm_lv_gone(const struct lvm_config *cfg, const char *vg, const char *lv, struct op_error *e);
+/*
+ * After an lvremove that exited 0: 0 when vg/lv is gone, else why not (as
+ * lvm_lv_removable). was_active: its /dev node existed before the removal.
+ */
+int lvm_lv_gone(const struct lvm_config *cfg, const char *vg, const char *lv, bool was_active,
+		struct op_error *e);
+/* /dev/VG/LV is there: the LV is active. */
+bool lvm_lv_node_exists(const char *vg, const char *lv);
 /* Every LV name in vg; the caller filters what may be shown. */
 int lvm_lv_names(const struct lvm_config *cfg, const char *vg, struct lvm_names *ln,
 		 struct op_error *e);
