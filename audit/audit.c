@@ -117,14 +117,6 @@ jw_fmt(struct jw *w, const char *fmt, ...)
 		jw_raw(w, tmp, (size_t)n);
 }
 
-/* Code points that are valid JSON but would fool a terminal or a line-based reader. */
-static bool
-cp_needs_escape(unsigned cp)
-{
-	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 ||
-	       cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
-}
-
 /* Escape the character at s into out (>= 7 bytes); returns its length, *used the input taken. */
 static size_t
 esc_unit(const unsigned char *s, size_t n, char *out, size_t *used)
@@ -139,7 +131,7 @@ esc_unit(const unsigned char *s, size_t n, char *out, size_t *used)
 	*used = len;
 	if (cp == '"' || cp == '\\')
 		return (size_t)sprintf(out, "\\%c", (char)cp);
-	if (cp_needs_escape(cp))
+	if (utf8_cp_misleads(cp)) /* valid JSON, but it would fool a terminal */
 		return (size_t)sprintf(out, "\\u%04x", cp);
 	memcpy(out, s, len);
 	return len;

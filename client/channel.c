@@ -324,7 +324,7 @@ transact(struct ephcrypt_helper *h, struct ec_pending *p, struct mp_buf *msg, co
 	pthread_mutex_lock(&h->send_lock);
 	errno = 0;
 	sent = msg->overflow ? -1 : send_all(h, msg);
-	send_errno = errno;
+	send_errno = errno ? errno : EIO; /* send() of 0 bytes sets none */
 	pthread_mutex_unlock(&h->send_lock);
 	pthread_mutex_lock(&h->lock);
 	if (sent < 0 && msg->overflow)
@@ -335,9 +335,8 @@ transact(struct ephcrypt_helper *h, struct ec_pending *p, struct mp_buf *msg, co
 		rc = ec_fail(err, EPHCRYPT_E_CHANNEL, EPIPE, "%s: the helper closed the channel",
 			     name);
 	else if (sent < 0)
-		rc = ec_fail(err, EPHCRYPT_E_CHANNEL, send_errno ? send_errno : EIO,
-			     "%s: sending to the helper failed: %s", name,
-			     strerror(send_errno ? send_errno : EIO));
+		rc = ec_fail(err, EPHCRYPT_E_CHANNEL, send_errno,
+			     "%s: sending to the helper failed: %s", name, strerror(send_errno));
 	else
 		rc = wait_reply(h, p, name, err);
 	unlink_pending(h, p);

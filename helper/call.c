@@ -104,27 +104,22 @@ call_process_error(struct call *c, const char *out, const char *err, int code,
 	return -1;
 }
 
-/* C0 and C1 controls, DEL, and the bidirectional overrides that reorder a line. */
-static bool
-cp_misleads(unsigned cp, bool lines)
-{
-	if (lines && (cp == '\n' || cp == '\t'))
-		return false;
-	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 ||
-	       cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
-}
-
-/* In place: each such character, and each byte that is not UTF-8, becomes '?'. */
+/*
+ * In place: each character utf8_cp_misleads names (but newlines and tabs in
+ * `lines`), and each byte that is not UTF-8, becomes '?'.
+ */
 static void
 printable(char *s, bool lines)
 {
 	unsigned char *in = (unsigned char *)s, *out = in;
 	size_t n = s ? strlen(s) : 0, len;
 	unsigned cp;
+	bool layout;
 
 	for (size_t i = 0; i < n; i += len) {
 		len = utf8_seq(in + i, n - i, &cp);
-		if (len == 0 || cp_misleads(cp, lines)) {
+		layout = lines && (cp == '\n' || cp == '\t');
+		if (len == 0 || (utf8_cp_misleads(cp) && !layout)) {
 			*out++ = '?';
 			len = len ? len : 1;
 			continue;

@@ -248,6 +248,16 @@ nova_fs_lvinfo(struct call *c)
 	return rc;
 }
 
+/* Our refusal, as lvremove words one on stderr, under Nova's own command line. */
+static int
+lvremove_refused(struct call *c, const struct op_error *e, const char *const nova_argv[])
+{
+	char err[OP_WHY_MAX + 4];
+
+	snprintf(err, sizeof(err), "  %s\n", e->why);
+	return call_process_error(c, "", err, LVM_EXIT_FAILED, nova_argv);
+}
+
 static int
 nova_fs_lvremove(struct call *c)
 {
@@ -258,7 +268,6 @@ nova_fs_lvremove(struct call *c)
 	 */
 	const char *argv[] = { "lvremove", "--yes", "-S", LVM_REMOVE_ALONE, path, NULL };
 	const char *nova_argv[] = { "lvremove", "-f", path, NULL }; /* what Nova's log shows */
-	char err[OP_WHY_MAX + 4];
 	struct op_error e;
 	bool active;
 	int rc;
@@ -267,17 +276,13 @@ nova_fs_lvremove(struct call *c)
 		return -1;
 	/* A missing LV is lvremove's to report, in its own words, as for Nova. */
 	rc = lvm_lv_removable(&c->opt->lvm, c->t.vg, c->t.lv, &e);
-	if (rc < 0 && rc != -ENOENT) {
-		snprintf(err, sizeof(err), "  %s\n", e.why); /* as lvremove words a refusal */
-		return call_process_error(c, "", err, LVM_EXIT_FAILED, nova_argv);
-	}
+	if (rc < 0 && rc != -ENOENT)
+		return lvremove_refused(c, &e, nova_argv);
 	active = lvm_lv_node_exists(c->t.vg, c->t.lv);
 	if (report_as(c, argv, nova_argv, 3, false, NULL) < 0)
 		return -1;
-	if (lvm_lv_gone(&c->opt->lvm, c->t.vg, c->t.lv, active, &e) < 0) {
-		snprintf(err, sizeof(err), "  %s\n", e.why);
-		return call_process_error(c, "", err, LVM_EXIT_FAILED, nova_argv);
-	}
+	if (lvm_lv_gone(&c->opt->lvm, c->t.vg, c->t.lv, active, &e) < 0)
+		return lvremove_refused(c, &e, nova_argv);
 	mp_buf_reset(c->ret);
 	return mp_put_nil(c->ret);
 }

@@ -38,3 +38,10 @@ utf8_seq(const unsigned char *s, size_t n, unsigned *cp)
 		return 0;
 	return len;
 }
+
+bool
+utf8_cp_misleads(unsigned cp)
+{
+	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 ||
+	       cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}

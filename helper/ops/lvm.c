@@ -753,9 +753,8 @@ lvm_lv_remove(const struct lvm_config *cfg, const char *vg, const char *lv, stru
 		"lvm", "lvremove", "--yes", "-S", LVM_REMOVE_ALONE, "--", full, NULL
 	};
 	struct lvm_out o;
+	bool active = lvm_lv_node_exists(vg, lv); /* before: the node goes with the LV */
 	int rc;
-
-	bool active = lvm_lv_node_exists(vg, lv);
 
 	snprintf(full, sizeof(full), "%s/%s", vg, lv);
 	rc = run_checked(cfg, "lv_remove", argv, &o, e);

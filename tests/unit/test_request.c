@@ -438,21 +438,29 @@ check_policy(const char *path, char *err, size_t cap)
 	return check_policy_env(NULL, path, err, cap);
 }
 
+/* text as DIR/policy.conf, mode 0644, in a fresh DIR of mode dir_mode. */
+static void
+policy_in_dir(char *dir, mode_t dir_mode, const char *text, char path[64])
+{
+	FILE *f;
+
+	cr_assert_not_null(mkdtemp(dir));
+	chmod(dir, dir_mode);
+	snprintf(path, 64, "%s/policy.conf", dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	chmod(path, 0644);
+}
+
 Test(check_policy, root_reads_the_file_as_nobody)
 {
 	char dir[] = "/tmp/ephcrypt-check-XXXXXX", path[64], err[512];
-	FILE *f;
 
 	if (geteuid() != 0)
 		cr_skip_test("needs root: the drop is from root to nobody");
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/policy.conf", dir);
-	f = fopen(path, "w");
-	cr_assert_not_null(f);
-	fputs(POLICY_TEXT, f);
-	fclose(f);
-	chmod(path, 0644);
-	chmod(dir, 0711);
+	policy_in_dir(dir, 0711, POLICY_TEXT, path);
 	cr_assert_eq(check_policy(path, err, sizeof(err)), 0, "a readable policy checks: %s", err);
 	chmod(path, 0600); /* root could read it; nobody cannot */
 	cr_assert_eq(check_policy(path, err, sizeof(err)), 2);
@@ -471,17 +479,9 @@ static int
 check_policy_with_path(const char *pathenv, const char *policy_text, char *err, size_t cap)
 {
 	char dir[] = "/tmp/ephcrypt-check-XXXXXX", path[64];
-	FILE *f;
 	int rc;
 
-	cr_assert_not_null(mkdtemp(dir));
-	chmod(dir, 0755);
-	snprintf(path, sizeof(path), "%s/policy.conf", dir);
-	f = fopen(path, "w");
-	cr_assert_not_null(f);
-	fputs(policy_text, f);
-	fclose(f);
-	chmod(path, 0644);
+	policy_in_dir(dir, 0755, policy_text, path);
 	rc = check_policy_env(pathenv, path, err, cap);
 	unlink(path);
 	rmdir(dir);
